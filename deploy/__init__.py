@@ -1,0 +1,1 @@
+"""Export of trained policies and the on-device runner (no torch at run time)."""

@@ -1,0 +1,1 @@
+"""Hardware abstraction layer for serial-bus servos. Needs only numpy and pyserial."""

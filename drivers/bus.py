@@ -1,0 +1,356 @@
+"""The motor bus: named motors, vectorised group reads and writes in SI units.
+
+:class:`MotorBus` holds what is common to both vendors (locking, retries, deadlines,
+splitting replies, unit conversion); :mod:`drivers.dynamixel.bus` and
+:mod:`drivers.feetech.bus` add the packet codec and control tables of their protocol.
+
+Every transaction holds ``self.lock``, so the control loop and a diagnostics reader may
+share one bus. A read either returns fresh values or raises: there is no silent reuse of an
+earlier reading.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from types import ModuleType, TracebackType
+from typing import TypeVar
+
+import numpy as np
+
+from drivers.errors import (BusTimeoutError, ConfigurationError, MalformedReplyError,
+                            TransientBusError)
+from drivers.motor import Motor, PingResult
+from drivers.registers import Access, Area, ControlTable, Register
+from drivers.transport import SerialTransport
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class MotorBus:
+    """A serial bus of named motors of one protocol.
+
+    ``port`` is a device path, a pyserial URL or an open :class:`SerialTransport`.
+    ``retries`` is how many times a transaction is repeated after a transient error
+    (timeout, checksum, malformed reply). ``return_delay_s`` is the motors' status return
+    delay, used to size read deadlines.
+    """
+
+    #: The packet module of the protocol (``drivers.dynamixel.protocol`` or ``drivers.feetech.protocol``).
+    protocol: ModuleType
+    #: Control tables of the models this protocol speaks, by model name.
+    models: dict[str, ControlTable]
+    #: Bytes needed to learn a packet's size (header, id, length).
+    head_size: int
+    #: Bytes of a status packet around its parameters.
+    status_overhead: int
+    name: str = "bus"
+
+    def __init__(self, port: str | SerialTransport, motors: Sequence[Motor] = (), *, baud: int = 1_000_000,
+                 retries: int = 2, return_delay_s: float = 0.0, timeout_margin_s: float = 0.01) -> None:
+        self.transport = port if isinstance(port, SerialTransport) else SerialTransport(
+            port, baud, margin_s=timeout_margin_s)
+        self.retries = retries
+        self.return_delay_s = return_delay_s
+        self.lock = threading.RLock()
+        self.stats: Counter[str] = Counter()
+        self.motors: dict[str, Motor] = {}
+        self.tables: dict[str, ControlTable] = {}
+        for motor in motors:
+            self.add_motor(motor)
+        # Fault bits from the last status of each motor id (hardware alerts, protections).
+        self.fault_bits: dict[int, int] = {}
+
+    # -- motors ------------------------------------------------------------------------------
+    def add_motor(self, motor: Motor) -> None:
+        if motor.name in self.motors:
+            raise ConfigurationError(f"motor name {motor.name!r} used twice")
+        if any(m.id == motor.id for m in self.motors.values()):
+            raise ConfigurationError(f"motor id {motor.id} used twice (motor {motor.name!r})")
+        if not 0 <= motor.id <= self.protocol.MAX_ID:
+            raise ConfigurationError(f"motor {motor.name!r}: id {motor.id} is out of range 0..{self.protocol.MAX_ID}")
+        self.motors[motor.name] = motor
+        self.tables[motor.name] = self.table(motor.model, motor.name)
+
+    def table(self, model: str, who: str = "") -> ControlTable:
+        try:
+            return self.models[model]
+        except KeyError:
+            where = f" (motor {who!r})" if who else ""
+            raise ConfigurationError(
+                f"unknown {self.name} model {model!r}{where}; known: {', '.join(sorted(self.models))}") from None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.motors)
+
+    def _select(self, names: Sequence[str] | None) -> list[Motor]:
+        if names is None:
+            return list(self.motors.values())
+        try:
+            return [self.motors[n] for n in names]
+        except KeyError as exc:
+            raise ConfigurationError(f"no motor named {exc.args[0]!r} on this bus; known: {self.names}") from None
+
+    def register(self, name: str, register: str) -> Register:
+        return self.tables[name][register]
+
+    def _common_register(self, motors: Sequence[Motor], register: str) -> Register | None:
+        """The register if it sits at the same address and size on every motor, else None."""
+        regs = [self.tables[m.name][register] for m in motors]
+        first = regs[0]
+        if all(r.address == first.address and r.size == first.size for r in regs):
+            return first
+        return None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> "MotorBus":
+        self.transport.open()
+        return self
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> "MotorBus":
+        return self.open()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- transaction machinery ---------------------------------------------------------------
+    def _with_retries(self, what: str, fn: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                with self.lock:
+                    self.stats["transactions"] += 1
+                    return fn()
+            except TransientBusError as exc:
+                self.stats[type(exc).__name__] += 1
+                if attempt >= self.retries:
+                    self.stats["failed"] += 1
+                    raise
+                attempt += 1
+                self.stats["retries"] += 1
+                log.debug("%s: %s; retry %d of %d", what, exc, attempt, self.retries)
+
+    def _send(self, packet: bytes) -> None:
+        self.transport.discard_input()
+        self.transport.write(packet)
+
+    def _receive(self, sizes: Sequence[int], ids: Sequence[int], what: str) -> list[bytes]:
+        """One status packet per id, in order. ``sizes`` are the sizes without stuffing;
+        a longer (stuffed) packet or garbage before a header is read past, never misread."""
+        expected = sum(sizes)
+        timeout = self.transport.reply_timeout_s(expected, self.return_delay_s * len(sizes))
+        deadline = time.monotonic() + timeout
+        buf = bytearray(self.transport.read(expected, timeout))
+        packets: list[bytes] = []
+        offset = 0
+        for index, motor_id in enumerate(ids):
+            size = 0
+            while True:
+                if not size and len(buf) - offset >= self.head_size:
+                    offset = self._skip_to_header(buf, offset)
+                    if len(buf) - offset >= self.head_size:
+                        size = self.protocol.declared_size(bytes(buf[offset:offset + self.head_size]))
+                        if size > 2 * sizes[index] + 16:
+                            raise MalformedReplyError(
+                                f"{what}: reply of id {motor_id} declares {size} bytes, expected "
+                                f"{sizes[index]} (corrupt length at byte offset {offset})", motor_id)
+                if size and len(buf) - offset >= size:
+                    break
+                need = (size or sizes[index]) - (len(buf) - offset) + sum(sizes[index + 1:])
+                remaining = deadline - time.monotonic()
+                more = self.transport.read(max(need, 1), remaining) if remaining > 0 else b""
+                if not more:
+                    raise BusTimeoutError(
+                        f"{what}: no complete reply from motor {motor_id} within {timeout * 1e3:.1f} ms "
+                        f"({len(packets)} of {len(ids)} replies received)", motor_id)
+                buf += more
+            packets.append(bytes(buf[offset:offset + size]))
+            offset += size
+        return packets
+
+    def _skip_to_header(self, buf: bytearray, offset: int) -> int:
+        """Offset of the next header at or after ``offset``; garbage before it is counted."""
+        header = self.protocol.HEADER
+        if buf.startswith(header, offset):
+            return offset
+        found = buf.find(header, offset)
+        self.stats["resync"] += 1
+        if found >= 0:
+            return found
+        # Keep a possible partial header at the end of what has arrived.
+        return max(offset, len(buf) - len(header) + 1)
+
+    def _decode_status(self, raw: bytes, motor_id: int, n_params: int, what: str) -> bytes:
+        pkt = self.protocol.decode(raw)
+        if pkt.motor_id != motor_id:
+            raise MalformedReplyError(f"{what}: expected a reply from id {motor_id}, got id {pkt.motor_id}", motor_id)
+        self._check_error(pkt.error or 0, motor_id, what)
+        if n_params >= 0 and len(pkt.params) != n_params:
+            raise MalformedReplyError(
+                f"{what}: reply from id {motor_id} has {len(pkt.params)} data bytes, expected {n_params}", motor_id)
+        return pkt.params
+
+    def _check_error(self, error: int, motor_id: int, what: str) -> None:
+        """Record fault bits; raise :class:`StatusError` when the instruction itself failed."""
+        raise NotImplementedError
+
+    # -- single-motor instructions -----------------------------------------------------------
+    def ping(self, motor_id: int) -> PingResult:
+        raise NotImplementedError
+
+    def scan(self, ids: Iterable[int] = range(0, 253), on_found: Callable[[PingResult], None] | None = None
+             ) -> list[PingResult]:
+        """Ping each id in turn and return those that answer."""
+        found = []
+        for motor_id in ids:
+            try:
+                result = self.ping(motor_id)
+            except BusTimeoutError:
+                continue
+            found.append(result)
+            if on_found:
+                on_found(result)
+        return found
+
+    def read_raw_one(self, motor_id: int, address: int, length: int) -> bytes:
+        what = f"read {length} bytes at address {address} of id {motor_id}"
+
+        def transaction() -> bytes:
+            self._send(self.protocol.read(motor_id, address, length))
+            raw = self._receive([self.status_overhead + length], [motor_id], what)[0]
+            return self._decode_status(raw, motor_id, length, what)
+
+        return self._with_retries(what, transaction)
+
+    def write_raw_one(self, motor_id: int, address: int, data: bytes, *, wait_reply: bool = True) -> None:
+        what = f"write {len(data)} bytes at address {address} of id {motor_id}"
+
+        def transaction() -> None:
+            self._send(self.protocol.write(motor_id, address, data))
+            if wait_reply:
+                raw = self._receive([self.status_overhead], [motor_id], what)[0]
+                self._decode_status(raw, motor_id, 0, what)
+
+        self._with_retries(what, transaction)
+
+    def read_register_one(self, motor_id: int, model: str, register: str) -> int:
+        reg = self.table(model)[register]
+        return reg.decode(self.read_raw_one(motor_id, reg.address, reg.size))
+
+    def write_register_one(self, motor_id: int, model: str, register: str, raw: int) -> None:
+        reg = self.table(model)[register]
+        if reg.access is Access.R:
+            raise ConfigurationError(f"register {register} of {model} is read-only")
+        data = reg.encode(int(raw))
+        if reg.area is Area.EEPROM:
+            self._write_eeprom(motor_id, model, reg, data)
+        else:
+            self.write_raw_one(motor_id, reg.address, data)
+
+    def _write_eeprom(self, motor_id: int, model: str, reg: Register, data: bytes) -> None:
+        self._write_maybe_moving(motor_id, reg, data)
+
+    def _write_maybe_moving(self, motor_id: int, reg: Register, data: bytes) -> None:
+        """Write; after a change of id or baud the reply (if any) comes from the new address or
+        at the new rate, so it is not waited for but given time and discarded."""
+        if reg.name in ("id", "baud_rate"):
+            self.write_raw_one(motor_id, reg.address, data, wait_reply=False)
+            time.sleep(0.02)
+            self.transport.discard_input()
+        else:
+            self.write_raw_one(motor_id, reg.address, data)
+
+    # -- group reads and writes --------------------------------------------------------------
+    def read_raw(self, register: str, names: Sequence[str] | None = None) -> np.ndarray:
+        """Raw integer values of ``register`` for ``names`` (all motors by default), shape (n,)."""
+        motors = self._select(names)
+        return self.read_block(motors, [register])[register]
+
+    def read(self, register: str, names: Sequence[str] | None = None) -> np.ndarray:
+        """Values of ``register`` in SI units (its ``unit``), shape (n,)."""
+        motors = self._select(names)
+        reg = self.tables[motors[0].name][register]
+        return reg.to_si(self.read_block(motors, [register])[register])
+
+    def read_many(self, registers: Sequence[str], names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Several registers in one transaction when they are close together; SI units."""
+        motors = self._select(names)
+        raw = self.read_block(motors, registers)
+        return {r: self.tables[motors[0].name][r].to_si(raw[r]) for r in registers}
+
+    def read_block(self, motors: Sequence[Motor], registers: Sequence[str]) -> dict[str, np.ndarray]:
+        """Read the span covering ``registers`` from every motor; raw ints per register."""
+        regs = [self._common_register(motors, r) for r in registers]
+        if any(r is None for r in regs):
+            return self._read_block_per_motor(motors, registers)
+        start = min(r.address for r in regs)
+        length = max(r.address + r.size for r in regs) - start
+        block = self.group_read(start, length, [m.id for m in motors])
+        return {name: r.decode_array(block[:, r.address - start:r.address - start + r.size])
+                for name, r in zip(registers, regs)}
+
+    def _read_block_per_motor(self, motors: Sequence[Motor], registers: Sequence[str]) -> dict[str, np.ndarray]:
+        out = {r: np.zeros(len(motors), dtype=np.int64) for r in registers}
+        for i, motor in enumerate(motors):
+            for r in registers:
+                reg = self.tables[motor.name][r]
+                out[r][i] = reg.decode(self.read_raw_one(motor.id, reg.address, reg.size))
+        return out
+
+    def group_read(self, address: int, length: int, ids: Sequence[int]) -> np.ndarray:
+        """SYNC_READ of ``length`` bytes at ``address``; uint8 array (len(ids), length)."""
+        ids = list(ids)
+        what = f"sync read of {length} bytes at address {address} from ids {ids}"
+
+        def transaction() -> np.ndarray:
+            self._send(self.protocol.sync_read(address, length, ids))
+            raws = self._receive([self.status_overhead + length] * len(ids), ids, what)
+            out = np.empty((len(ids), length), dtype=np.uint8)
+            for i, (raw, motor_id) in enumerate(zip(raws, ids)):
+                out[i] = np.frombuffer(self._decode_status(raw, motor_id, length, what), dtype=np.uint8)
+            return out
+
+        return self._with_retries(what, transaction)
+
+    def write_raw(self, register: str, raw: np.ndarray | Sequence[int], names: Sequence[str] | None = None) -> None:
+        """SYNC_WRITE raw integers to ``register`` of ``names``; range checked before sending."""
+        motors = self._select(names)
+        raw = np.asarray(raw, dtype=np.int64).reshape(-1)
+        if raw.shape[0] != len(motors):
+            raise ConfigurationError(f"write {register}: {raw.shape[0]} values for {len(motors)} motors")
+        reg = self._common_register(motors, register)
+        if reg is None:
+            for motor, value in zip(motors, raw):
+                self.write_register_one(motor.id, motor.model, register, int(value))
+            return
+        if reg.access is Access.R:
+            raise ConfigurationError(f"register {register} is read-only")
+        data = reg.encode_array(raw, [m.id for m in motors])
+        self.group_write(reg.address, reg.size, [m.id for m in motors], data)
+
+    def write(self, register: str, values: np.ndarray | Sequence[float], names: Sequence[str] | None = None) -> None:
+        """SYNC_WRITE values in SI units (the register's ``unit``)."""
+        motors = self._select(names)
+        reg = self.tables[motors[0].name][register]
+        self.write_raw(register, reg.from_si(values), names)
+
+    def group_write(self, address: int, length: int, ids: Sequence[int], data: np.ndarray) -> None:
+        """SYNC_WRITE ``data`` (uint8, (len(ids), length)); no reply is expected."""
+        items = [(motor_id, data[i].tobytes()) for i, motor_id in enumerate(ids)]
+        packet = self.protocol.sync_write(address, length, items)
+        with self.lock:
+            self.stats["transactions"] += 1
+            self._send(packet)
+
+    def action(self) -> None:
+        with self.lock:
+            self._send(self.protocol.action())

@@ -1,0 +1,178 @@
+"""``BusRobot``: the ``Robot`` interface on a motor bus, for real and virtual hardware."""
+
+from __future__ import annotations
+
+import logging
+import time
+from types import TracebackType
+
+import numpy as np
+
+from drivers.bus import MotorBus
+from drivers.bus_factory import make_bus
+from drivers.calibration import (Calibration, CalibrationMismatchError, joint_rad_to_ticks, load_calibration,
+                                 ticks_to_joint_rad)
+from drivers.errors import ConfigurationError, DriverError
+from drivers.motor import Motor
+from drivers.robot import JointState, RobotSpec
+from drivers.robot_config import RobotConfig
+from drivers.safety import CommandLimiter
+
+log = logging.getLogger(__name__)
+
+
+class BusRobot:
+    """A robot of serial-bus servos.
+
+    Opening checks every motor's model and calibration, programs the servo's own position
+    limits, holds the present pose and turns torque on. Any driver error during ``read`` or
+    ``write`` turns torque off (where the bus still answers) before it propagates, and so
+    does ``close``.
+    """
+
+    def __init__(self, config: RobotConfig, *, port: str | None = None,
+                 calibration: Calibration | None = None, bus: MotorBus | None = None) -> None:
+        self.config = config
+        port = port or config.port
+        if bus is None and not port:
+            raise ConfigurationError(f"robot {config.name}: no serial port given")
+        self.motors = [Motor(j.name, j.id, j.model) for j in config.joints]
+        self.bus = bus or make_bus(config.protocol, port, self.motors, baud=config.baud, retries=config.retries,
+                                   return_delay_s=config.return_delay_s,
+                                   **({"fast_sync_read": config.fast_sync_read} if config.protocol == "dynamixel" else {}))
+        if calibration is None and config.calibration:
+            calibration = load_calibration(config.calibration)
+        self.calibration = calibration
+        names = list(config.joint_names)
+        if calibration is not None:
+            self.direction, self.homing_offsets = calibration.arrays(names)
+            self._check_limits_within_calibrated_range(calibration)
+        else:
+            self.direction, self.homing_offsets = np.ones(len(names)), None
+        self.spec = RobotSpec(config.name, config.joint_names, config.position_min_rad, config.position_max_rad,
+                              config.velocity_max_rad_s, config.control_rate_hz)
+        self.limiter = CommandLimiter(self.spec, config.max_step_rad, 1.0 / config.control_rate_hz)
+        table = self.bus.tables[names[0]]
+        self._effort_register = "present_current" if "present_current" in table else "present_load"
+        self._state_registers = ("present_position", "present_velocity", self._effort_register)
+        self.torque_on = False
+
+    def _check_limits_within_calibrated_range(self, calibration: Calibration) -> None:
+        for joint in self.config.joints:
+            cal = calibration.motors[joint.name]
+            if joint.position_min_rad < cal.range_min_rad - 1e-6 or joint.position_max_rad > cal.range_max_rad + 1e-6:
+                raise ConfigurationError(
+                    f"joint {joint.name}: limits [{joint.position_min_rad:.3f}, {joint.position_max_rad:.3f}] rad "
+                    f"exceed the calibrated range [{cal.range_min_rad:.3f}, {cal.range_max_rad:.3f}] rad")
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> "BusRobot":
+        self.bus.open()
+        try:
+            self._check_models()
+            self._check_calibration()
+            self._program_limits()
+            state = self.read()
+            self.limiter.reset(state.position_rad)
+            self._send(self.limiter.last)
+            self.set_torque(True)
+        except BaseException:
+            self._safe_stop()
+            self.bus.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        self._safe_stop()
+        self.bus.close()
+
+    def __enter__(self) -> "BusRobot":
+        return self.open()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- Robot interface ---------------------------------------------------------------------
+    def read(self) -> JointState:
+        try:
+            raw = self.bus.read_block(self.motors, self._state_registers)
+        except DriverError:
+            self._safe_stop()
+            raise
+        table = self.bus.tables[self.motors[0].name]
+        position = ticks_to_joint_rad(raw["present_position"], self.direction)
+        velocity = self.direction * table["present_velocity"].to_si(raw["present_velocity"])
+        effort = self.direction * table[self._effort_register].to_si(raw[self._effort_register])
+        return JointState(time.monotonic(), position, velocity, effort, self._faults())
+
+    def write(self, position_rad: np.ndarray) -> np.ndarray:
+        command = self.limiter(position_rad)
+        try:
+            self._send(command)
+        except DriverError:
+            self._safe_stop()
+            raise
+        return command
+
+    # -- helpers -----------------------------------------------------------------------------
+    def set_torque(self, on: bool) -> None:
+        self.bus.write_raw("torque_enable", np.full(len(self.motors), int(on)))
+        self.torque_on = on
+
+    def _send(self, command_rad: np.ndarray) -> None:
+        self.bus.write_raw("goal_position", joint_rad_to_ticks(command_rad, self.direction))
+
+    def _faults(self) -> tuple[tuple[str, ...], ...]:
+        bits = self.bus.fault_bits
+        if not any(bits.get(m.id, 0) for m in self.motors):
+            return tuple(() for _ in self.motors)
+        faults = []
+        for motor in self.motors:
+            if not bits.get(motor.id, 0):
+                faults.append(())
+            elif hasattr(self.bus, "hardware_errors"):
+                faults.append(self.bus.hardware_errors(motor.id, motor.model) or ("ALERT",))
+            else:
+                faults.append(self.bus.fault_flags(motor.id))
+        return tuple(faults)
+
+    def _safe_stop(self) -> None:
+        """Torque off on every motor that still answers; never raises."""
+        try:
+            self.bus.write_raw("torque_enable", np.zeros(len(self.motors), dtype=np.int64))
+            self.torque_on = False
+        except (DriverError, OSError) as exc:
+            log.error("robot %s: could not turn torque off: %s", self.config.name, exc)
+
+    def _check_models(self) -> None:
+        for motor in self.motors:
+            result = self.bus.ping(motor.id)
+            expected = self.bus.tables[motor.name].model_number
+            if result.model_number != expected:
+                raise ConfigurationError(
+                    f"motor {motor.name!r} (id {motor.id}) is a {result.model or 'unknown model'} "
+                    f"(model number {result.model_number}); the config says {motor.model} ({expected})")
+
+    def _check_calibration(self) -> None:
+        if self.homing_offsets is None:
+            return
+        held = self.bus.read_raw("homing_offset")
+        bad = [(m, int(h), int(c)) for m, h, c in zip(self.motors, held, self.homing_offsets) if h != c]
+        if bad:
+            details = "; ".join(f"{m.name} (id {m.id}) holds {h}, calibration says {c}" for m, h, c in bad)
+            raise CalibrationMismatchError(
+                f"motor homing offsets differ from {self.config.calibration}: {details}. "
+                f"Recalibrate with robot-rl motors calibrate, or use the matching calibration file")
+
+    def _program_limits(self) -> None:
+        """Program the servo's own position limits (layer 2 of the safety design)."""
+        low = joint_rad_to_ticks(self.spec.position_min_rad, self.direction)
+        high = joint_rad_to_ticks(self.spec.position_max_rad, self.direction)
+        lo, hi = np.minimum(low, high), np.maximum(low, high)
+        current = self.bus.read_block(self.motors, ["min_position_limit", "max_position_limit"])
+        for i, motor in enumerate(self.motors):
+            if current["min_position_limit"][i] != lo[i] or current["max_position_limit"][i] != hi[i]:
+                self.bus.write_register_one(motor.id, motor.model, "torque_enable", 0)
+                self.bus.write_register_one(motor.id, motor.model, "min_position_limit", int(np.clip(lo[i], 0, 4095)))
+                self.bus.write_register_one(motor.id, motor.model, "max_position_limit", int(np.clip(hi[i], 0, 4095)))

@@ -1,0 +1,76 @@
+"""The one interface that real hardware, virtual hardware and the MuJoCo twin share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """What a robot is: joint names and limits in SI units, and its control rate bounds."""
+
+    name: str
+    joint_names: tuple[str, ...]
+    position_min_rad: np.ndarray
+    position_max_rad: np.ndarray
+    velocity_max_rad_s: np.ndarray
+    control_rate_hz: float
+    control_rate_min_hz: float = 1.0
+    control_rate_max_hz: float = 500.0
+
+    @property
+    def n_joints(self) -> int:
+        return len(self.joint_names)
+
+
+@dataclass(frozen=True)
+class JointState:
+    """One reading of every joint.
+
+    timestamp_s: ``time.monotonic()`` (hardware) or simulated time (twin) of the reading.
+    position_rad, velocity_rad_s, effort: shape (n_joints,); effort in A where the servo
+        senses current, else a fraction of maximum torque.
+    faults: per joint, the names of hardware fault flags raised (empty when healthy).
+    """
+
+    timestamp_s: float
+    position_rad: np.ndarray
+    velocity_rad_s: np.ndarray
+    effort: np.ndarray
+    faults: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def has_fault(self) -> bool:
+        return any(self.faults)
+
+    def fault_summary(self, joint_names: tuple[str, ...]) -> str:
+        return ", ".join(f"{n}: {'|'.join(f)}" for n, f in zip(joint_names, self.faults) if f)
+
+
+@runtime_checkable
+class Robot(Protocol):
+    """A robot the env can drive. Opening turns torque on and holds the present pose;
+    closing (also on any error) turns torque off."""
+
+    spec: RobotSpec
+
+    def open(self) -> "Robot": ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "Robot": ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+    def read(self) -> JointState:
+        """The present state; raises on a failed read (never returns stale values)."""
+        ...
+
+    def write(self, position_rad: np.ndarray) -> np.ndarray:
+        """Command joint positions; returns what was actually sent after clipping."""
+        ...

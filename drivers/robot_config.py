@@ -1,0 +1,134 @@
+"""The robot config: which servos, on which bus, with which limits. One YAML file per robot
+under ``configs/robots/``; the calibration file it names sits beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from drivers.config import ConfigError, build, load_yaml
+
+
+@dataclass(frozen=True)
+class JointConfig:
+    """One joint driven by one servo.
+
+    name: joint name, as the twin's MuJoCo joint is named.
+    id: the servo's bus id.
+    model: servo model, e.g. ``STS3215`` or ``XM430-W350``.
+    position_min_rad / position_max_rad: command range in the joint frame (after calibration).
+    velocity_max_rad_s: fastest allowed joint speed; commands move at most this far per period.
+    effort_max: current limit in A where the model senses current, else a fraction of
+        maximum torque (0..1); programmed into the servo when it has such a register.
+    """
+
+    name: str
+    id: int
+    model: str
+    position_min_rad: float
+    position_max_rad: float
+    velocity_max_rad_s: float = 6.0
+    effort_max: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.position_min_rad < self.position_max_rad:
+            raise ValueError(f"joint {self.name}: position_min_rad {self.position_min_rad} must be "
+                             f"below position_max_rad {self.position_max_rad}")
+        if abs(self.position_min_rad) > 2 * math.pi or abs(self.position_max_rad) > 2 * math.pi:
+            raise ValueError(f"joint {self.name}: position limits must lie within +/-2 pi rad")
+        if self.velocity_max_rad_s <= 0:
+            raise ValueError(f"joint {self.name}: velocity_max_rad_s must be positive")
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    """A robot made of serial-bus servos.
+
+    name: robot id (``so101``, ``dclaw``); also names the twin's model folder.
+    protocol: ``dynamixel`` (Protocol 2.0) or ``feetech`` (STS/SMS).
+    joints: the servos, in the order of observation and action vectors.
+    backend: ``sim`` (the MuJoCo twin), ``virtual`` (the emulated bus with the twin as
+        plant) or ``serial`` (a real port).
+    port: device path or pyserial URL, for ``serial``.
+    baud: bus baud rate.
+    calibration: calibration YAML, relative to this file; none means raw encoder frame.
+    control_rate_hz: default control rate.
+    max_step_rad: largest change of a joint command per control step.
+    return_delay_s: the servos' status return delay (set in their EEPROM).
+    fast_sync_read: Dynamixel only: read with FAST_SYNC_READ (firmware 46+).
+    retries: bus retries after a transient error.
+    home_position_rad: where the scripted reset moves the joints (default: range middle).
+    """
+
+    name: str
+    protocol: Literal["dynamixel", "feetech"]
+    joints: tuple[JointConfig, ...]
+    backend: Literal["sim", "virtual", "serial"] = "sim"
+    port: str | None = None
+    baud: int = 1_000_000
+    calibration: str | None = None
+    control_rate_hz: float = 20.0
+    max_step_rad: float = 0.25
+    return_delay_s: float = 0.0
+    fast_sync_read: bool = False
+    retries: int = 2
+    home_position_rad: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        names = [j.name for j in self.joints]
+        ids = [j.id for j in self.joints]
+        if not self.joints:
+            raise ValueError("joints: at least one joint is needed")
+        if len(set(names)) != len(names):
+            raise ValueError(f"joints: duplicate joint names {names}")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"joints: duplicate servo ids {ids}")
+        if self.home_position_rad is not None and len(self.home_position_rad) != len(self.joints):
+            raise ValueError(f"home_position_rad has {len(self.home_position_rad)} values for "
+                             f"{len(self.joints)} joints")
+        if self.control_rate_hz <= 0 or self.max_step_rad <= 0:
+            raise ValueError("control_rate_hz and max_step_rad must be positive")
+
+    @property
+    def joint_names(self) -> tuple[str, ...]:
+        return tuple(j.name for j in self.joints)
+
+    @property
+    def position_min_rad(self) -> np.ndarray:
+        return np.array([j.position_min_rad for j in self.joints])
+
+    @property
+    def position_max_rad(self) -> np.ndarray:
+        return np.array([j.position_max_rad for j in self.joints])
+
+    @property
+    def velocity_max_rad_s(self) -> np.ndarray:
+        return np.array([j.velocity_max_rad_s for j in self.joints])
+
+    @property
+    def home_rad(self) -> np.ndarray:
+        if self.home_position_rad is not None:
+            return np.array(self.home_position_rad)
+        return (self.position_min_rad + self.position_max_rad) / 2
+
+
+def load_robot_config(path: str | Path, **overrides: object) -> RobotConfig:
+    """Load ``path``; the ``robot:`` section may be the whole file or its top-level key.
+    ``overrides`` replace fields (e.g. ``port=...``). The calibration path becomes absolute."""
+    path = Path(path)
+    data = load_yaml(path)
+    if set(data) == {"robot"}:
+        data = data["robot"]
+    data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
+    config = build(RobotConfig, data, str(path))
+    if config.calibration is not None:
+        calibration = (path.parent / config.calibration).resolve()
+        config = dataclasses.replace(config, calibration=str(calibration))
+    if config.backend == "serial" and not config.port:
+        raise ConfigError(f"{path}: backend 'serial' needs 'port' (e.g. /dev/ttyUSB0), or pass --port")
+    return config

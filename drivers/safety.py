@@ -1,0 +1,37 @@
+"""Command limits in SI units, applied by every ``Robot`` before anything is sent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers.robot import RobotSpec
+
+
+class CommandLimiter:
+    """Clips position commands to the joint range and to a largest change per step.
+
+    The step limit is the smaller of ``max_step_rad`` and ``velocity_max_rad_s * period_s``,
+    measured from the last command sent (or from the measured position after ``reset``).
+    """
+
+    def __init__(self, spec: RobotSpec, max_step_rad: float, period_s: float) -> None:
+        self.low = np.asarray(spec.position_min_rad, dtype=np.float64)
+        self.high = np.asarray(spec.position_max_rad, dtype=np.float64)
+        self.max_step = np.minimum(max_step_rad, np.asarray(spec.velocity_max_rad_s) * period_s)
+        self.last: np.ndarray | None = None
+
+    def reset(self, position_rad: np.ndarray) -> None:
+        """Start from the measured pose (clipped into range)."""
+        self.last = np.clip(np.asarray(position_rad, dtype=np.float64), self.low, self.high)
+
+    def __call__(self, command_rad: np.ndarray) -> np.ndarray:
+        command = np.asarray(command_rad, dtype=np.float64)
+        if command.shape != self.low.shape:
+            raise ValueError(f"command has shape {command.shape}, expected {self.low.shape}")
+        if not np.all(np.isfinite(command)):
+            raise ValueError(f"command has non-finite values: {command}")
+        if self.last is not None:
+            command = np.clip(command, self.last - self.max_step, self.last + self.max_step)
+        command = np.clip(command, self.low, self.high)
+        self.last = command
+        return command

@@ -1,0 +1,149 @@
+"""Serial transport: owns one port, moves bytes with deadlines computed from the baud rate.
+
+pyserial does the operating-system work; this class adds what a request/response servo bus
+needs: read deadlines sized from the number of expected bytes, stale input dropped before
+every request, and OS errors turned into :mod:`drivers.errors` types.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from types import TracebackType
+
+import serial
+
+from drivers.errors import BusTimeoutError, PortLostError, PortNotFoundError, TransportError
+from drivers.latency_timer import check_latency_timer
+
+log = logging.getLogger(__name__)
+
+BITS_PER_BYTE = 10  # 8N1: start bit, 8 data bits, stop bit.
+
+
+def wire_time_s(n_bytes: int, baud: int) -> float:
+    """Seconds that ``n_bytes`` take on the wire at ``baud`` (8N1 framing)."""
+    return n_bytes * BITS_PER_BYTE / baud
+
+
+class SerialTransport:
+    """One serial port, opened by device path (``/dev/ttyUSB0``) or pyserial URL (``loop://``).
+
+    ``margin_s`` is added to every read deadline to absorb USB latency and scheduling;
+    1 ms is enough for a USB adapter whose latency timer is 1 ms.
+    """
+
+    def __init__(self, port: str, baud: int, *, margin_s: float = 0.01) -> None:
+        if baud <= 0:
+            raise ValueError(f"baud must be positive, got {baud}")
+        self.port = port
+        self.baud = baud
+        self.margin_s = margin_s
+        self._serial: serial.SerialBase | None = None
+        self._timeout_s: float | None = None
+        self.latency_timer_ms: int | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> "SerialTransport":
+        if self._serial is not None:
+            return self
+        try:
+            self._serial = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0.0,
+                                                 write_timeout=1.0, exclusive=None)
+        except (FileNotFoundError, serial.SerialException, OSError, ValueError) as exc:
+            if _is_missing_device(exc):
+                raise PortNotFoundError(f"serial port {self.port!r} does not exist") from exc
+            raise TransportError(f"cannot open serial port {self.port!r}: {exc}") from exc
+        self._timeout_s = 0.0
+        self.latency_timer_ms = check_latency_timer(self.port)
+        return self
+
+    def close(self) -> None:
+        port, self._serial = self._serial, None
+        if port is not None:
+            try:
+                port.close()
+            except (OSError, serial.SerialException) as exc:  # closing a lost port
+                log.debug("closing %s: %s", self.port, exc)
+
+    @property
+    def is_open(self) -> bool:
+        return self._serial is not None
+
+    def __enter__(self) -> "SerialTransport":
+        return self.open()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- configuration ---------------------------------------------------------------------
+    def set_baud(self, baud: int) -> None:
+        """Change the port's baud rate (used by bus scans and ``set-baud``)."""
+        port = self._require_open()
+        try:
+            port.baudrate = baud
+        except (OSError, ValueError, serial.SerialException) as exc:
+            raise TransportError(f"{self.port}: cannot set baud {baud}: {exc}") from exc
+        self.baud = baud
+
+    def reply_timeout_s(self, n_bytes: int, extra_s: float = 0.0) -> float:
+        """Deadline for ``n_bytes`` of reply: wire time, ``extra_s`` (return delays) and margin."""
+        return wire_time_s(n_bytes, self.baud) + extra_s + self.margin_s
+
+    # -- byte moving -----------------------------------------------------------------------
+    def discard_input(self) -> None:
+        """Drop stale input (late replies of an earlier, timed-out transaction)."""
+        port = self._require_open()
+        try:
+            port.reset_input_buffer()
+        except (OSError, serial.SerialException) as exc:
+            raise PortLostError(f"{self.port}: port lost while clearing input: {exc}") from exc
+
+    def write(self, data: bytes) -> None:
+        port = self._require_open()
+        try:
+            port.write(data)
+        except serial.SerialTimeoutException as exc:
+            raise PortLostError(f"{self.port}: write of {len(data)} bytes timed out") from exc
+        except (OSError, serial.SerialException) as exc:
+            raise PortLostError(f"{self.port}: port lost while writing: {exc}") from exc
+
+    def read(self, n_bytes: int, timeout_s: float) -> bytes:
+        """Read up to ``n_bytes``; returns early only when the deadline passes."""
+        port = self._require_open()
+        self._set_timeout(timeout_s)
+        try:
+            data = port.read(n_bytes)
+        except (OSError, serial.SerialException) as exc:
+            raise PortLostError(f"{self.port}: port lost while reading: {exc}") from exc
+        return bytes(data)
+
+    def read_exactly(self, n_bytes: int, timeout_s: float, what: str = "reply",
+                     motor_id: int | None = None) -> bytes:
+        """Read exactly ``n_bytes`` or raise :class:`BusTimeoutError` saying how many came."""
+        data = self.read(n_bytes, timeout_s)
+        if len(data) != n_bytes:
+            raise BusTimeoutError(
+                f"{self.port}: {what} timed out after {timeout_s * 1e3:.1f} ms: got {len(data)} of "
+                f"{n_bytes} bytes at {self.baud} baud", motor_id)
+        return data
+
+    def _set_timeout(self, timeout_s: float) -> None:
+        # pyserial reconfigures the port on every timeout change; round up to 0.5 ms so a
+        # fixed bus layout settles on one value and steady-state reads never reconfigure.
+        quantized = math.ceil(timeout_s * 2000.0) / 2000.0
+        if quantized != self._timeout_s and self._serial is not None:
+            self._serial.timeout = quantized
+            self._timeout_s = quantized
+
+    def _require_open(self) -> serial.SerialBase:
+        if self._serial is None:
+            raise TransportError(f"serial port {self.port!r} is not open")
+        return self._serial
+
+
+def _is_missing_device(exc: BaseException) -> bool:
+    if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None) == 2:
+        return True
+    return "[Errno 2]" in str(exc) or "No such file" in str(exc)

@@ -1,0 +1,51 @@
+"""Entry point of ``robot-rl``: one sub-command per module, each registering its parser.
+
+Command modules import their heavy dependencies (torch, mujoco) inside their handlers so
+that ``robot-rl motors ...`` starts fast and works on a robot computer without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from drivers.errors import DriverError
+from robot_rl.cli.errors import CommandError
+
+# Each module defines ``register(subparsers)`` which adds its parser(s) with ``func`` set.
+COMMAND_MODULES = (
+    "robot_rl.cli.motors",
+    "robot_rl.cli.virtual_bus",
+    "robot_rl.cli.demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="robot-rl", description="Reinforcement learning on serial-bus servo robots.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (DriverError, CommandError) as exc:
+        print(f"robot-rl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"robot-rl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

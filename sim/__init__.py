@@ -1,0 +1,1 @@
+"""MuJoCo twins of the supported robots, behind the ``drivers.robot.Robot`` interface."""

@@ -1,0 +1,66 @@
+"""Dynamixel 2.0 packets against the e-Manual's worked examples and round trips."""
+
+from __future__ import annotations
+
+import pytest
+
+from drivers.dynamixel import protocol as p
+from drivers.errors import ChecksumError, ConfigurationError, MalformedReplyError
+
+# Examples printed in the ROBOTIS Protocol 2.0 e-Manual.
+PING_ID1 = bytes.fromhex("FF FF FD 00 01 03 00 01 19 4E")
+READ_ID1_132_4 = bytes.fromhex("FF FF FD 00 01 07 00 02 84 00 04 00 1D 15")
+STATUS_PING_ID1 = bytes.fromhex("FF FF FD 00 01 07 00 55 00 06 04 26 65 5D")
+
+
+def test_manual_examples() -> None:
+    assert p.ping(1) == PING_ID1
+    assert p.read(1, 132, 4) == READ_ID1_132_4
+    assert p.status(1, 0, bytes([0x06, 0x04, 0x26])) == STATUS_PING_ID1
+    pkt = p.decode(STATUS_PING_ID1)
+    assert (pkt.motor_id, pkt.error, pkt.params) == (1, 0, bytes([0x06, 0x04, 0x26]))
+
+
+def test_crc_check_value() -> None:
+    # CRC-16/BUYPASS check value for the ASCII string "123456789".
+    assert p.crc16(b"123456789") == 0xFEE8
+
+
+def test_stuffing_round_trip_and_length() -> None:
+    data = bytes([0xFF, 0xFF, 0xFD, 0x01, 0xFF, 0xFF, 0xFD])
+    packet = p.write(1, 116, data)
+    assert packet.count(b"\xff\xff\xfd\xfd") == 2
+    decoded = p.decode(packet, expect_status=False)
+    assert decoded.params == (116).to_bytes(2, "little") + data
+    assert p.unstuff(p.stuff(data)) == data
+
+
+def test_corruption_is_detected_at_every_byte() -> None:
+    packet = p.status(3, 0, bytes(range(10)))
+    for i in range(7, len(packet)):
+        bad = bytearray(packet)
+        bad[i] ^= 0x10
+        with pytest.raises((ChecksumError, MalformedReplyError)):
+            p.decode(bytes(bad))
+
+
+def test_error_byte_and_hardware_flags() -> None:
+    assert p.decode_status_error(0x07) == ("ACCESS",)
+    assert p.decode_status_error(0x80) == ("ALERT",)
+    assert p.decode_hardware_error(0x24) == ("OVERHEATING", "OVERLOAD")
+
+
+def test_fast_sync_read_round_trip() -> None:
+    blocks = [(0, 1, b"\x01\x02\x03\x04"), (0x80, 2, b"\xff\xff\xfd\x00")]
+    packet = p.fast_sync_status(blocks)
+    assert len(packet) == p.fast_sync_size(4, 2)
+    assert p.decode_fast_sync(packet, [1, 2], 4) == [(0, b"\x01\x02\x03\x04"), (0x80, b"\xff\xff\xfd\x00")]
+    with pytest.raises(MalformedReplyError, match="expected 1"):
+        p.decode_fast_sync(p.fast_sync_status([(0, 5, b"\0" * 4), (0, 2, b"\0" * 4)]), [1, 2], 4)
+
+
+def test_bad_ids_refused_before_sending() -> None:
+    with pytest.raises(ConfigurationError, match="id 253 is out of range"):
+        p.read(253, 0, 1)
+    with pytest.raises(ConfigurationError, match="duplicate"):
+        p.sync_read(132, 4, [1, 1])

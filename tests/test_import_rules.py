@@ -1,0 +1,82 @@
+"""The import rules of ARCHITECTURE.md, enforced.
+
+- ``drivers`` imports nothing from ``sim``, ``robot_rl`` or ``deploy``; ``sim`` never imports
+  ``robot_rl`` or ``deploy``; nothing imports ``tests`` (checked on the source, statically).
+- Every ``drivers`` module imports with ``torch`` and ``mujoco`` made unimportable (checked by
+  really importing them in a fresh interpreter that blocks both).
+"""
+
+from __future__ import annotations
+
+import ast
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FORBIDDEN = {
+    "drivers": {"sim", "robot_rl", "deploy", "tests", "torch", "mujoco", "gymnasium"},
+    "sim": {"robot_rl", "deploy", "tests"},
+    "robot_rl": {"tests"},
+    "deploy": {"tests"},
+}
+
+BLOCKER = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'mujoco'):
+            raise ImportError(f'{name} is blocked by the import-rules test')
+        return None
+sys.meta_path.insert(0, Block())
+import importlib
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+leaked = [m for m in sys.modules if m.split('.')[0] in ('torch', 'mujoco')]
+assert not leaked, leaked
+print('ok', len(sys.argv) - 1)
+"""
+
+
+def imported_top_levels(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_static_import_direction(package: str) -> None:
+    violations = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        bad = imported_top_levels(path) & FORBIDDEN[package]
+        if bad:
+            violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not violations, "\n".join(violations)
+
+
+def all_modules(package: str) -> list[str]:
+    pkg_path = ROOT / package
+    return [package] + [m.name for m in pkgutil.walk_packages([str(pkg_path)], prefix=f"{package}.")]
+
+
+def test_drivers_import_without_torch_and_mujoco() -> None:
+    modules = all_modules("drivers")
+    assert len(modules) > 10
+    result = subprocess.run([sys.executable, "-c", BLOCKER, *modules], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"ok {len(modules)}"
+
+
+def test_blocker_really_blocks() -> None:
+    result = subprocess.run([sys.executable, "-c", BLOCKER, "torch"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode != 0 and "blocked by the import-rules test" in result.stderr
