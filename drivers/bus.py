@@ -209,16 +209,20 @@ class MotorBus:
 
     def scan(self, ids: Iterable[int] = range(0, 253), on_found: Callable[[PingResult], None] | None = None
              ) -> list[PingResult]:
-        """Ping each id in turn and return those that answer."""
+        """Ping each id in turn (without retries) and return those that answer."""
         found = []
-        for motor_id in ids:
-            try:
-                result = self.ping(motor_id)
-            except BusTimeoutError:
-                continue
-            found.append(result)
-            if on_found:
-                on_found(result)
+        retries, self.retries = self.retries, 0
+        try:
+            for motor_id in ids:
+                try:
+                    result = self.ping(motor_id)
+                except BusTimeoutError:
+                    continue
+                found.append(result)
+                if on_found:
+                    on_found(result)
+        finally:
+            self.retries = retries
         return found
 
     def read_raw_one(self, motor_id: int, address: int, length: int) -> bytes:

@@ -10,10 +10,12 @@ import numpy as np
 
 from drivers.bus import MotorBus
 from drivers.bus_factory import make_bus
+from drivers.clock import sleep_until
 from drivers.calibration import (Calibration, CalibrationMismatchError, joint_rad_to_ticks, load_calibration,
                                  ticks_to_joint_rad)
 from drivers.errors import ConfigurationError, DriverError
 from drivers.motor import Motor
+from drivers.registers import Area
 from drivers.robot import JointState, RobotSpec
 from drivers.robot_config import RobotConfig
 from drivers.safety import CommandLimiter
@@ -37,7 +39,9 @@ class BusRobot:
         if bus is None and not port:
             raise ConfigurationError(f"robot {config.name}: no serial port given")
         self.motors = [Motor(j.name, j.id, j.model) for j in config.joints]
-        self.bus = bus or make_bus(config.protocol, port, self.motors, baud=config.baud, retries=config.retries,
+        self.sensors = [Motor(s.name, s.id, s.model) for s in config.sensors]
+        self.bus = bus or make_bus(config.protocol, port, self.motors + self.sensors, baud=config.baud,
+                                   retries=config.retries,
                                    return_delay_s=config.return_delay_s,
                                    **({"fast_sync_read": config.fast_sync_read} if config.protocol == "dynamixel" else {}))
         if calibration is None and config.calibration:
@@ -49,13 +53,15 @@ class BusRobot:
             self._check_limits_within_calibrated_range(calibration)
         else:
             self.direction, self.homing_offsets = np.ones(len(names)), None
+        self.sensor_direction = np.array([s.direction for s in config.sensors], dtype=np.float64)
         self.spec = RobotSpec(config.name, config.joint_names, config.position_min_rad, config.position_max_rad,
-                              config.velocity_max_rad_s, config.control_rate_hz)
+                              config.velocity_max_rad_s, config.control_rate_hz, sensor_names=config.sensor_names)
         self.limiter = CommandLimiter(self.spec, config.max_step_rad, 1.0 / config.control_rate_hz)
         table = self.bus.tables[names[0]]
         self._effort_register = "present_current" if "present_current" in table else "present_load"
         self._state_registers = ("present_position", "present_velocity", self._effort_register)
         self.torque_on = False
+        self._joint_names = [m.name for m in self.motors]
 
     def _check_limits_within_calibrated_range(self, calibration: Calibration) -> None:
         for joint in self.config.joints:
@@ -75,6 +81,9 @@ class BusRobot:
             state = self.read()
             self.limiter.reset(state.position_rad)
             self._send(self.limiter.last)
+            if self.sensors:
+                self.bus.write_raw("torque_enable", np.zeros(len(self.sensors), dtype=np.int64),
+                                   [m.name for m in self.sensors])
             self.set_torque(True)
         except BaseException:
             self._safe_stop()
@@ -95,16 +104,25 @@ class BusRobot:
 
     # -- Robot interface ---------------------------------------------------------------------
     def read(self) -> JointState:
+        n = len(self.motors)
         try:
-            raw = self.bus.read_block(self.motors, self._state_registers)
+            raw = self.bus.read_block(self.motors + self.sensors, self._state_registers)
         except DriverError:
             self._safe_stop()
             raise
         table = self.bus.tables[self.motors[0].name]
-        position = ticks_to_joint_rad(raw["present_position"], self.direction)
-        velocity = self.direction * table["present_velocity"].to_si(raw["present_velocity"])
-        effort = self.direction * table[self._effort_register].to_si(raw[self._effort_register])
-        return JointState(time.monotonic(), position, velocity, effort, self._faults())
+        direction = np.concatenate([self.direction, self.sensor_direction])
+        position = ticks_to_joint_rad(raw["present_position"], direction)
+        velocity = direction * table["present_velocity"].to_si(raw["present_velocity"])
+        effort = self.direction * table[self._effort_register].to_si(raw[self._effort_register][:n])
+        return JointState(time.monotonic(), position[:n], velocity[:n], effort, self._faults(),
+                          position[n:], velocity[n:])
+
+    def now_s(self) -> float:
+        return time.monotonic()
+
+    def sleep_until(self, t_s: float) -> float:
+        return sleep_until(t_s)
 
     def write(self, position_rad: np.ndarray) -> np.ndarray:
         command = self.limiter(position_rad)
@@ -117,11 +135,11 @@ class BusRobot:
 
     # -- helpers -----------------------------------------------------------------------------
     def set_torque(self, on: bool) -> None:
-        self.bus.write_raw("torque_enable", np.full(len(self.motors), int(on)))
+        self.bus.write_raw("torque_enable", np.full(len(self.motors), int(on)), self._joint_names)
         self.torque_on = on
 
     def _send(self, command_rad: np.ndarray) -> None:
-        self.bus.write_raw("goal_position", joint_rad_to_ticks(command_rad, self.direction))
+        self.bus.write_raw("goal_position", joint_rad_to_ticks(command_rad, self.direction), self._joint_names)
 
     def _faults(self) -> tuple[tuple[str, ...], ...]:
         bits = self.bus.fault_bits
@@ -140,13 +158,13 @@ class BusRobot:
     def _safe_stop(self) -> None:
         """Torque off on every motor that still answers; never raises."""
         try:
-            self.bus.write_raw("torque_enable", np.zeros(len(self.motors), dtype=np.int64))
+            self.bus.write_raw("torque_enable", np.zeros(len(self.motors), dtype=np.int64), self._joint_names)
             self.torque_on = False
         except (DriverError, OSError) as exc:
             log.error("robot %s: could not turn torque off: %s", self.config.name, exc)
 
     def _check_models(self) -> None:
-        for motor in self.motors:
+        for motor in self.motors + self.sensors:
             result = self.bus.ping(motor.id)
             expected = self.bus.tables[motor.name].model_number
             if result.model_number != expected:
@@ -157,7 +175,7 @@ class BusRobot:
     def _check_calibration(self) -> None:
         if self.homing_offsets is None:
             return
-        held = self.bus.read_raw("homing_offset")
+        held = self.bus.read_raw("homing_offset", self._joint_names)
         bad = [(m, int(h), int(c)) for m, h, c in zip(self.motors, held, self.homing_offsets) if h != c]
         if bad:
             details = "; ".join(f"{m.name} (id {m.id}) holds {h}, calibration says {c}" for m, h, c in bad)
@@ -166,13 +184,21 @@ class BusRobot:
                 f"Recalibrate with robot-rl motors calibrate, or use the matching calibration file")
 
     def _program_limits(self) -> None:
-        """Program the servo's own position limits (layer 2 of the safety design)."""
-        low = joint_rad_to_ticks(self.spec.position_min_rad, self.direction)
-        high = joint_rad_to_ticks(self.spec.position_max_rad, self.direction)
-        lo, hi = np.minimum(low, high), np.maximum(low, high)
-        current = self.bus.read_block(self.motors, ["min_position_limit", "max_position_limit"])
+        """Program the servo's own position and effort limits (layer 2 of the safety design).
+        Only registers that differ are written (EEPROM wears), with torque off."""
+        low = np.clip(joint_rad_to_ticks(self.spec.position_min_rad, self.direction), 0, 4095)
+        high = np.clip(joint_rad_to_ticks(self.spec.position_max_rad, self.direction), 0, 4095)
+        wanted = {"min_position_limit": np.minimum(low, high), "max_position_limit": np.maximum(low, high)}
+        table = self.bus.tables[self.motors[0].name]
+        effort_register = "current_limit" if "current_limit" in table else (
+            "torque_limit" if "torque_limit" in table else None)
+        efforts = [j.effort_max for j in self.config.joints]
+        if effort_register and all(e is not None for e in efforts):
+            wanted[effort_register] = table[effort_register].from_si(np.array(efforts, dtype=np.float64))
+        held = self.bus.read_block(self.motors, list(wanted))
         for i, motor in enumerate(self.motors):
-            if current["min_position_limit"][i] != lo[i] or current["max_position_limit"][i] != hi[i]:
-                self.bus.write_register_one(motor.id, motor.model, "torque_enable", 0)
-                self.bus.write_register_one(motor.id, motor.model, "min_position_limit", int(np.clip(lo[i], 0, 4095)))
-                self.bus.write_register_one(motor.id, motor.model, "max_position_limit", int(np.clip(hi[i], 0, 4095)))
+            for register, values in wanted.items():
+                if held[register][i] != values[i]:
+                    if self.bus.tables[motor.name][register].area is Area.EEPROM:
+                        self.bus.write_register_one(motor.id, motor.model, "torque_enable", 0)
+                    self.bus.write_register_one(motor.id, motor.model, register, int(values[i]))

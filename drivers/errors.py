@@ -29,6 +29,11 @@ class PortLostError(TransportError):
     """The port went away while open (adapter unplugged, emulator stopped)."""
 
 
+class EmulatorError(DriverError):
+    """The emulated servo bus could not start, was used while stopped, or its serving thread
+    failed (the original exception is the ``__cause__``)."""
+
+
 class BusError(DriverError):
     """A transaction on an open bus failed. ``motor_id`` names the motor when known."""
 

@@ -11,7 +11,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RobotSpec:
-    """What a robot is: joint names and limits in SI units, and its control rate bounds."""
+    """What a robot is: commanded joints with their limits in SI units, its control rate and
+    bounds, and ``sensor_names``: passive joints that are measured but never commanded (the
+    D'Claw's valve)."""
 
     name: str
     joint_names: tuple[str, ...]
@@ -21,6 +23,7 @@ class RobotSpec:
     control_rate_hz: float
     control_rate_min_hz: float = 1.0
     control_rate_max_hz: float = 500.0
+    sensor_names: tuple[str, ...] = ()
 
     @property
     def n_joints(self) -> int:
@@ -35,6 +38,7 @@ class JointState:
     position_rad, velocity_rad_s, effort: shape (n_joints,); effort in A where the servo
         senses current, else a fraction of maximum torque.
     faults: per joint, the names of hardware fault flags raised (empty when healthy).
+    sensor_position_rad, sensor_velocity_rad_s: shape (n_sensors,), the passive joints.
     """
 
     timestamp_s: float
@@ -42,6 +46,8 @@ class JointState:
     velocity_rad_s: np.ndarray
     effort: np.ndarray
     faults: tuple[tuple[str, ...], ...] = field(default=())
+    sensor_position_rad: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    sensor_velocity_rad_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def has_fault(self) -> bool:
@@ -73,4 +79,13 @@ class Robot(Protocol):
 
     def write(self, position_rad: np.ndarray) -> np.ndarray:
         """Command joint positions; returns what was actually sent after clipping."""
+        ...
+
+    def now_s(self) -> float:
+        """The robot's clock: ``time.monotonic()`` on hardware, simulated time on the twin."""
+        ...
+
+    def sleep_until(self, t_s: float) -> float:
+        """Let time pass until ``t_s`` on the robot's clock (hardware: wait precisely; twin:
+        step the physics). Returns how late it returned (s)."""
         ...

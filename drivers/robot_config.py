@@ -46,6 +46,18 @@ class JointConfig:
 
 
 @dataclass(frozen=True)
+class SensorConfig:
+    """A passive joint read through a servo that is never commanded (torque stays off), such
+    as the D'Claw's valve encoder. name: the twin's joint name. id, model: as for joints.
+    direction: +1 or -1 to match the twin's joint sign."""
+
+    name: str
+    id: int
+    model: str
+    direction: Literal[1, -1] = 1
+
+
+@dataclass(frozen=True)
 class RobotConfig:
     """A robot made of serial-bus servos.
 
@@ -63,6 +75,7 @@ class RobotConfig:
     fast_sync_read: Dynamixel only: read with FAST_SYNC_READ (firmware 46+).
     retries: bus retries after a transient error.
     home_position_rad: where the scripted reset moves the joints (default: range middle).
+    sensors: passive joints read with the others but never commanded.
     """
 
     name: str
@@ -78,10 +91,11 @@ class RobotConfig:
     fast_sync_read: bool = False
     retries: int = 2
     home_position_rad: tuple[float, ...] | None = None
+    sensors: tuple[SensorConfig, ...] = ()
 
     def __post_init__(self) -> None:
-        names = [j.name for j in self.joints]
-        ids = [j.id for j in self.joints]
+        names = [j.name for j in self.joints] + [s.name for s in self.sensors]
+        ids = [j.id for j in self.joints] + [s.id for s in self.sensors]
         if not self.joints:
             raise ValueError("joints: at least one joint is needed")
         if len(set(names)) != len(names):
@@ -97,6 +111,10 @@ class RobotConfig:
     @property
     def joint_names(self) -> tuple[str, ...]:
         return tuple(j.name for j in self.joints)
+
+    @property
+    def sensor_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.sensors)
 
     @property
     def position_min_rad(self) -> np.ndarray:

@@ -13,6 +13,12 @@ from types import TracebackType
 
 import serial
 
+try:  # termios errors (tcflush on a vanished pty or adapter) are not OSError subclasses
+    import termios
+    _OS_ERRORS: tuple[type[BaseException], ...] = (OSError, serial.SerialException, termios.error)
+except ImportError:  # Windows
+    _OS_ERRORS = (OSError, serial.SerialException)
+
 from drivers.errors import BusTimeoutError, PortLostError, PortNotFoundError, TransportError
 from drivers.latency_timer import check_latency_timer
 
@@ -63,7 +69,7 @@ class SerialTransport:
         if port is not None:
             try:
                 port.close()
-            except (OSError, serial.SerialException) as exc:  # closing a lost port
+            except _OS_ERRORS as exc:  # closing a lost port
                 log.debug("closing %s: %s", self.port, exc)
 
     @property
@@ -83,7 +89,7 @@ class SerialTransport:
         port = self._require_open()
         try:
             port.baudrate = baud
-        except (OSError, ValueError, serial.SerialException) as exc:
+        except (*_OS_ERRORS, ValueError) as exc:
             raise TransportError(f"{self.port}: cannot set baud {baud}: {exc}") from exc
         self.baud = baud
 
@@ -97,7 +103,7 @@ class SerialTransport:
         port = self._require_open()
         try:
             port.reset_input_buffer()
-        except (OSError, serial.SerialException) as exc:
+        except _OS_ERRORS as exc:
             raise PortLostError(f"{self.port}: port lost while clearing input: {exc}") from exc
 
     def write(self, data: bytes) -> None:
@@ -106,7 +112,7 @@ class SerialTransport:
             port.write(data)
         except serial.SerialTimeoutException as exc:
             raise PortLostError(f"{self.port}: write of {len(data)} bytes timed out") from exc
-        except (OSError, serial.SerialException) as exc:
+        except _OS_ERRORS as exc:
             raise PortLostError(f"{self.port}: port lost while writing: {exc}") from exc
 
     def read(self, n_bytes: int, timeout_s: float) -> bytes:
@@ -115,7 +121,7 @@ class SerialTransport:
         self._set_timeout(timeout_s)
         try:
             data = port.read(n_bytes)
-        except (OSError, serial.SerialException) as exc:
+        except _OS_ERRORS as exc:
             raise PortLostError(f"{self.port}: port lost while reading: {exc}") from exc
         return bytes(data)
 

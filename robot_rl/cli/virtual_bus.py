@@ -1,0 +1,82 @@
+"""``robot-rl virtual-bus``: emulated servos on a pseudo-terminal, until SIGINT or SIGTERM.
+
+The first line on stdout is the serial port to open (the pty's slave path); everything else
+goes to stderr. Exit status 0 after a signal or an injected disconnect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from drivers.emulator import FaultConfig, ServoSpec, VirtualBus
+from drivers.emulator.bus import VENDORS
+from robot_rl.cli.motors import parse_ids
+
+DEFAULT_MODEL = {"dynamixel": "XM430-W350", "feetech": "STS3215"}
+DEFAULT_BAUD = {"dynamixel": 57_600, "feetech": 1_000_000}  # the vendors' factory settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "virtual-bus", help="emulate servos on a pseudo-terminal (virtual hardware)",
+        description="Emulated Dynamixel or Feetech servos answering on a pseudo-terminal. Prints the "
+                    "port path on the first line of stdout and runs until SIGINT or SIGTERM.")
+    p.add_argument("--protocol", choices=sorted(VENDORS), required=True)
+    p.add_argument("--model", help="servo model (default: XM430-W350 / STS3215)")
+    p.add_argument("--ids", type=parse_ids, default=[1], help="servo ids, e.g. 1-9 or 1,2,5-7 (default 1)")
+    p.add_argument("--baud", type=int, help="the servos' baud (default: factory, 57600 / 1000000)")
+    p.add_argument("--link", help="also make this symlink to the port (removed on exit)")
+    p.add_argument("--return-delay-us", type=float, help="return delay of every servo (default: factory)")
+    p.add_argument("--wire-timing", action="store_true",
+                   help="deliver replies when a real bus would (10 bits per byte at the baud)")
+    p.add_argument("--any-baud", action="store_true",
+                   help="answer whatever baud the client set (default: only at the servos' baud)")
+    p.add_argument("--corrupt-prob", type=float, default=0.0, help="chance a reply has a flipped byte")
+    p.add_argument("--drop-prob", type=float, default=0.0, help="chance a reply is not sent")
+    p.add_argument("--extra-delay-ms", type=float, default=0.0, help="added to every reply's time")
+    p.add_argument("--disconnect-after", type=int, help="close the port after this many requests")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fault injection (default 0)")
+    p.set_defaults(func=cmd_virtual_bus)
+
+
+def build_bus(args: argparse.Namespace) -> VirtualBus:
+    """The :class:`VirtualBus` the arguments describe (not started)."""
+    model = args.model or DEFAULT_MODEL[args.protocol]
+    delay_s = None if args.return_delay_us is None else args.return_delay_us * 1e-6
+    specs = [ServoSpec(id=motor_id, model=model, return_delay_s=delay_s) for motor_id in args.ids]
+    faults = FaultConfig(corrupt_probability=args.corrupt_prob, drop_probability=args.drop_prob,
+                         extra_delay_s=args.extra_delay_ms * 1e-3,
+                         disconnect_after_packets=args.disconnect_after, seed=args.seed)
+    return VirtualBus(args.protocol, specs, baud=args.baud or DEFAULT_BAUD[args.protocol], faults=faults,
+                      wire_timing=args.wire_timing, check_client_baud=not args.any_baud, link=args.link)
+
+
+def cmd_virtual_bus(args: argparse.Namespace) -> int:
+    bus = build_bus(args)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with bus:
+            print(bus.port, flush=True)
+            ids = ",".join(str(i) for i in args.ids)
+            print(f"virtual {args.protocol} bus: {bus.specs[0].model} ids {ids} at {bus.baud} baud on "
+                  f"{bus.port}" + (f" (link {bus.link})" if bus.link else "") + "; stop with Ctrl-C",
+                  file=sys.stderr, flush=True)
+            while not stop.is_set() and bus.running:
+                stop.wait(0.2)
+            bus.check()
+            if bus.disconnected:
+                print(f"virtual bus: port closed after {args.disconnect_after} requests (injected disconnect)",
+                      file=sys.stderr)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
