@@ -25,7 +25,7 @@ from drivers.errors import (BusTimeoutError, ConfigurationError, MalformedReplyE
                             TransientBusError)
 from drivers.motor import Motor, PingResult
 from drivers.registers import Access, Area, ControlTable, Register
-from drivers.transport import SerialTransport
+from drivers.transport import SerialTransport, wire_time_s
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +64,8 @@ class MotorBus:
             self.add_motor(motor)
         # Fault bits from the last status of each motor id (hardware alerts, protections).
         self.fault_bits: dict[int, int] = {}
+        self._last_request_bytes = 0
+        self._packets: dict[tuple, bytes] = {}  # cached request packets (they never change)
 
     # -- motors ------------------------------------------------------------------------------
     def add_motor(self, motor: Motor) -> None:
@@ -142,14 +144,17 @@ class MotorBus:
     def _send(self, packet: bytes) -> None:
         self.transport.discard_input()
         self.transport.write(packet)
+        self._last_request_bytes = len(packet)
 
     def _receive(self, sizes: Sequence[int], ids: Sequence[int], what: str) -> list[bytes]:
         """One status packet per id, in order. ``sizes`` are the sizes without stuffing;
         a longer (stuffed) packet or garbage before a header is read past, never misread."""
         expected = sum(sizes)
-        timeout = self.transport.reply_timeout_s(expected, self.return_delay_s * len(sizes))
+        delays = self.return_delay_s * len(sizes)
+        timeout = self.transport.reply_timeout_s(expected + self._last_request_bytes, delays)
         deadline = time.monotonic() + timeout
-        buf = bytearray(self.transport.read(expected, timeout))
+        arrival = wire_time_s(expected + self._last_request_bytes, self.transport.baud) + delays
+        buf = bytearray(self.transport.read(expected, timeout, arrival))
         packets: list[bytes] = []
         offset = 0
         for index, motor_id in enumerate(ids):
@@ -315,8 +320,13 @@ class MotorBus:
         ids = list(ids)
         what = f"sync read of {length} bytes at address {address} from ids {ids}"
 
+        key = ("sync_read", address, length, tuple(ids))
+        packet = self._packets.get(key)
+        if packet is None:
+            packet = self._packets[key] = self.protocol.sync_read(address, length, ids)
+
         def transaction() -> np.ndarray:
-            self._send(self.protocol.sync_read(address, length, ids))
+            self._send(packet)
             raws = self._receive([self.status_overhead + length] * len(ids), ids, what)
             out = np.empty((len(ids), length), dtype=np.uint8)
             for i, (raw, motor_id) in enumerate(zip(raws, ids)):
@@ -349,11 +359,10 @@ class MotorBus:
 
     def group_write(self, address: int, length: int, ids: Sequence[int], data: np.ndarray) -> None:
         """SYNC_WRITE ``data`` (uint8, (len(ids), length)); no reply is expected."""
-        items = [(motor_id, data[i].tobytes()) for i, motor_id in enumerate(ids)]
-        packet = self.protocol.sync_write(address, length, items)
+        packet = self.protocol.sync_write_block(address, length, ids, data)
         with self.lock:
             self.stats["transactions"] += 1
-            self._send(packet)
+            self.transport.write(packet)  # no reply: stale input is dropped before the next request
 
     def action(self) -> None:
         with self.lock:

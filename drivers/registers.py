@@ -92,13 +92,19 @@ class Register:
     # -- vectorized, for group reads and writes --------------------------------------------
     def decode_array(self, block: np.ndarray) -> np.ndarray:
         """``block``: uint8 array (n_motors, size) -> int64 raw values (n_motors,)."""
-        words = np.zeros(block.shape[0], dtype=np.int64)
-        for i in range(self.size):
-            words |= block[:, i].astype(np.int64) << (8 * i)
-        if self.encoding is Encoding.TWOS_COMPLEMENT:
-            top = np.int64(1) << (8 * self.size - 1)
-            words = np.where(words & top, words - (top << 1), words)
-        elif self.encoding is Encoding.SIGN_MAGNITUDE:
+        block = np.ascontiguousarray(block, dtype=np.uint8)
+        signed = self.encoding is Encoding.TWOS_COMPLEMENT
+        if self.size in (1, 2, 4):
+            kind = f"<{'i' if signed else 'u'}{self.size}"
+            words = block.view(kind).reshape(-1).astype(np.int64)
+        else:
+            words = np.zeros(block.shape[0], dtype=np.int64)
+            for i in range(self.size):
+                words |= block[:, i].astype(np.int64) << (8 * i)
+            if signed:
+                top = np.int64(1) << (8 * self.size - 1)
+                words = np.where(words & top, words - (top << 1), words)
+        if self.encoding is Encoding.SIGN_MAGNITUDE:
             bit = np.int64(1) << self.sign_bit
             words = np.where(words & bit, -(words & (bit - 1)), words)
         return words
@@ -107,14 +113,15 @@ class Register:
         """int raw values (n,) -> uint8 (n, size); raises naming the first motor out of range."""
         raw = np.asarray(raw, dtype=np.int64)
         lo, hi = self.raw_limits
-        bad = np.flatnonzero((raw < lo) | (raw > hi))
-        if bad.size:
-            i = int(bad[0])
+        if raw.size and (raw.min() < lo or raw.max() > hi):
+            i = int(np.flatnonzero((raw < lo) | (raw > hi))[0])
             self.check_raw(int(raw[i]), motor_ids[i] if motor_ids else None)
         if self.encoding is Encoding.SIGN_MAGNITUDE:
-            words = np.where(raw < 0, (-raw) | (np.int64(1) << self.sign_bit), raw)
-        else:
-            words = raw & ((np.int64(1) << (8 * self.size)) - 1)
+            raw = np.where(raw < 0, (-raw) | (np.int64(1) << self.sign_bit), raw)
+        if self.size in (1, 2, 4):
+            # Two's complement wraps naturally in the cast; values were range-checked above.
+            return raw.astype(f"<i{self.size}" if self.size > 1 else np.int8).view(np.uint8).reshape(-1, self.size)
+        words = raw & ((np.int64(1) << (8 * self.size)) - 1)
         return np.stack([(words >> (8 * i)) & 0xFF for i in range(self.size)], axis=1).astype(np.uint8)
 
     # -- raw <-> SI --------------------------------------------------------------------------

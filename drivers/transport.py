@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import select
+import time
 from types import TracebackType
 
 import serial
@@ -39,13 +42,17 @@ class SerialTransport:
     1 ms is enough for a USB adapter whose latency timer is 1 ms.
     """
 
-    def __init__(self, port: str, baud: int, *, margin_s: float = 0.01) -> None:
+    def __init__(self, port: str, baud: int, *, margin_s: float = 0.01, spin_s: float = 150e-6) -> None:
         if baud <= 0:
             raise ValueError(f"baud must be positive, got {baud}")
         self.port = port
         self.baud = baud
         self.margin_s = margin_s
+        # Poll without sleeping within this window around a reply's expected arrival: waking
+        # from select costs 20-100 us of scheduling latency, spinning briefly does not.
+        self.spin_s = spin_s
         self._serial: serial.SerialBase | None = None
+        self._fd: int | None = None  # POSIX ports: read and write the descriptor directly
         self._timeout_s: float | None = None
         self.latency_timer_ms: int | None = None
 
@@ -56,6 +63,8 @@ class SerialTransport:
         try:
             self._serial = serial.serial_for_url(self.port, baudrate=self.baud, timeout=0.0,
                                                  write_timeout=1.0, exclusive=None)
+            fileno = getattr(self._serial, "fileno", None)
+            self._fd = fileno() if fileno is not None and hasattr(self._serial, "pipe_abort_read_r") else None
         except (FileNotFoundError, serial.SerialException, OSError, ValueError) as exc:
             if _is_missing_device(exc):
                 raise PortNotFoundError(f"serial port {self.port!r} does not exist") from exc
@@ -65,7 +74,7 @@ class SerialTransport:
         return self
 
     def close(self) -> None:
-        port, self._serial = self._serial, None
+        port, self._serial, self._fd = self._serial, None, None
         if port is not None:
             try:
                 port.close()
@@ -108,6 +117,9 @@ class SerialTransport:
 
     def write(self, data: bytes) -> None:
         port = self._require_open()
+        if self._fd is not None:
+            self._write_fd(data)
+            return
         try:
             port.write(data)
         except serial.SerialTimeoutException as exc:
@@ -115,15 +127,75 @@ class SerialTransport:
         except _OS_ERRORS as exc:
             raise PortLostError(f"{self.port}: port lost while writing: {exc}") from exc
 
-    def read(self, n_bytes: int, timeout_s: float) -> bytes:
-        """Read up to ``n_bytes``; returns early only when the deadline passes."""
+    def _write_fd(self, data: bytes) -> None:
+        # pyserial selects for writability after every write; a servo packet fits in the
+        # driver's buffer, so one non-blocking write is enough and select is the rare fallback.
+        fd = self._fd
+        view = memoryview(data)
+        deadline = time.monotonic() + 1.0
+        while view:
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                n = 0
+            except OSError as exc:
+                raise PortLostError(f"{self.port}: port lost while writing: {exc}") from exc
+            view = view[n:]
+            if view:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [fd], [], left)[1]:
+                    raise PortLostError(f"{self.port}: write of {len(data)} bytes timed out")
+
+    def read(self, n_bytes: int, timeout_s: float, expected_s: float | None = None) -> bytes:
+        """Read up to ``n_bytes``; returns early only when the deadline passes.
+
+        ``expected_s``: when the bytes should have arrived (from now); around that time the
+        read polls instead of sleeping, for the lowest latency."""
         port = self._require_open()
+        if self._fd is not None:
+            return self._read_fd(n_bytes, timeout_s, expected_s)
         self._set_timeout(timeout_s)
         try:
             data = port.read(n_bytes)
         except _OS_ERRORS as exc:
             raise PortLostError(f"{self.port}: port lost while reading: {exc}") from exc
         return bytes(data)
+
+    def _read_fd(self, n_bytes: int, timeout_s: float, expected_s: float | None) -> bytes:
+        fd = self._fd
+        now = time.monotonic()
+        deadline = now + timeout_s
+        spin_from = spin_until = deadline
+        if expected_s is not None and self.spin_s > 0:
+            spin_from, spin_until = now + expected_s - self.spin_s, now + expected_s + self.spin_s
+        buf = bytearray()
+        while len(buf) < n_bytes:
+            if now >= deadline:
+                break
+            selected = not spin_from <= now < spin_until
+            if selected:
+                wake = spin_from if now < spin_from else deadline
+                try:
+                    if not select.select([fd], [], [], max(0.0, wake - now))[0]:
+                        now = time.monotonic()
+                        continue
+                except OSError as exc:
+                    raise PortLostError(f"{self.port}: port lost while reading: {exc}") from exc
+            try:
+                chunk = os.read(fd, n_bytes - len(buf))
+            except BlockingIOError:
+                chunk = b""
+            except OSError as exc:
+                raise PortLostError(f"{self.port}: port lost while reading: {exc}") from exc
+            if not chunk:
+                if selected:  # readable yet empty: the device is gone
+                    raise PortLostError(f"{self.port}: port lost while reading (readable but no data: "
+                                        f"device disconnected?)")
+                now = time.monotonic()
+                continue
+            buf += chunk
+            now = time.monotonic()
+        return bytes(buf)
 
     def read_exactly(self, n_bytes: int, timeout_s: float, what: str = "reply",
                      motor_id: int | None = None) -> bytes:

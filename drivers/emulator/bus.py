@@ -297,6 +297,7 @@ class VirtualBus:
             servo.poke(reg.address, reg.encode(raw))
 
     def read_memory(self, motor_id: int, address: int, length: int) -> bytes:
+        """``length`` raw bytes of control-table memory from ``address``, present values fresh."""
         with self._lock:
             servo = self._servo(motor_id)
             self._advance(time.monotonic())

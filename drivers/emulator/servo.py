@@ -299,7 +299,8 @@ class VirtualServo:
             return
         p = self.params
         target = p.ambient_temperature_c + p.temperature_rise_at_stall_c * (current_a / p.stall_current_a) ** 2
-        self._temperature_c += (target - self._temperature_c) * (1.0 - math.exp(-(now_s - last) / p.thermal_time_constant_s))
+        blend = 1.0 - math.exp(-(now_s - last) / p.thermal_time_constant_s)
+        self._temperature_c += (target - self._temperature_c) * blend
 
     def put(self, name: str, raw: int) -> None:
         """Write a present-value register (clipped to what it can hold)."""

@@ -13,6 +13,8 @@ import enum
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+import numpy as np
+
 from drivers.errors import ChecksumError, ConfigurationError, MalformedReplyError
 
 HEADER = b"\xff\xff"
@@ -118,6 +120,15 @@ def sync_write(address: int, length: int, items: Sequence[tuple[int, bytes]]) ->
         params.append(motor_id)
         params += data
     return packet(BROADCAST_ID, Instruction.SYNC_WRITE, bytes(params))
+
+
+def sync_write_block(address: int, length: int, ids: Sequence[int], data: np.ndarray) -> bytes:
+    """SYNC_WRITE of ``data`` (uint8, shape (len(ids), length)) built without a Python loop;
+    for the control loop, whose ids were checked once when the bus was set up."""
+    rows = np.empty((len(ids), length + 1), dtype=np.uint8)
+    rows[:, 0] = ids
+    rows[:, 1:] = data
+    return packet(BROADCAST_ID, Instruction.SYNC_WRITE, bytes([address, length]) + rows.tobytes())
 
 
 class Packet(NamedTuple):

@@ -64,3 +64,10 @@ def test_bad_ids_refused_before_sending() -> None:
         p.read(253, 0, 1)
     with pytest.raises(ConfigurationError, match="duplicate"):
         p.sync_read(132, 4, [1, 1])
+
+
+def test_sync_write_block_equals_item_builder() -> None:
+    import numpy as np
+
+    data = np.array([[1, 2, 3, 4], [0xFF, 0xFF, 0xFD, 0]], dtype=np.uint8)
+    assert p.sync_write_block(116, 4, [1, 2], data) == p.sync_write(116, 4, [(1, bytes(data[0])), (2, bytes(data[1]))])

@@ -150,7 +150,9 @@ def test_reg_write_then_action(bus: VirtualBus, port: scs.PortHandler) -> None:
 def test_torque_enable_128_calibrates_the_middle(bus: VirtualBus, port: scs.PortHandler) -> None:
     _ok(*PH.write1ByteTxRx(port, 1, A["torque_enable"], 1))
     _ok(*PH.write2ByteTxRx(port, 1, A["goal_position"], 1000))
-    time.sleep(0.5)
+    deadline = time.monotonic() + 2.0
+    while abs(PH.read2ByteTxRx(port, 1, A["present_position"])[0] - 1000) > 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
     _ok(*PH.write1ByteTxRx(port, 1, A["torque_enable"], 0))
     _ok(*PH.write1ByteTxRx(port, 1, A["torque_enable"], 128))
     assert abs(PH.read2ByteTxRx(port, 1, A["present_position"])[0] - 2048) <= 1

@@ -37,3 +37,10 @@ def test_bad_input() -> None:
         p.write(300, 42, b"\0\0")
     with pytest.raises(ConfigurationError, match="expected 2"):
         p.sync_write(42, 2, [(1, b"\0")])
+
+
+def test_sync_write_block_equals_item_builder() -> None:
+    import numpy as np
+
+    data = np.array([[0x00, 0x08], [0xFF, 0x87]], dtype=np.uint8)
+    assert p.sync_write_block(42, 2, [1, 2], data) == p.sync_write(42, 2, [(1, bytes(data[0])), (2, bytes(data[1]))])
