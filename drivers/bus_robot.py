@@ -16,7 +16,7 @@ from drivers.calibration import (Calibration, CalibrationMismatchError, joint_ra
 from drivers.errors import ConfigurationError, DriverError
 from drivers.motor import Motor
 from drivers.registers import Area
-from drivers.robot import JointState, RobotSpec
+from drivers.robot import JointState
 from drivers.robot_config import RobotConfig
 from drivers.safety import CommandLimiter
 
@@ -54,8 +54,7 @@ class BusRobot:
         else:
             self.direction, self.homing_offsets = np.ones(len(names)), None
         self.sensor_direction = np.array([s.direction for s in config.sensors], dtype=np.float64)
-        self.spec = RobotSpec(config.name, config.joint_names, config.position_min_rad, config.position_max_rad,
-                              config.velocity_max_rad_s, config.control_rate_hz, sensor_names=config.sensor_names)
+        self.spec = config.spec
         self.limiter = CommandLimiter(self.spec, config.max_step_rad, 1.0 / config.control_rate_hz)
         table = self.bus.tables[names[0]]
         self._effort_register = "present_current" if "present_current" in table else "present_load"

@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from drivers.config import ConfigError, build, load_yaml
+from drivers.robot import RobotSpec
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,12 @@ class RobotConfig:
     @property
     def velocity_max_rad_s(self) -> np.ndarray:
         return np.array([j.velocity_max_rad_s for j in self.joints])
+
+    @property
+    def spec(self) -> RobotSpec:
+        """The ``RobotSpec`` every backend of this robot reports."""
+        return RobotSpec(self.name, self.joint_names, self.position_min_rad, self.position_max_rad,
+                         self.velocity_max_rad_s, self.control_rate_hz, sensor_names=self.sensor_names)
 
     @property
     def home_rad(self) -> np.ndarray:

@@ -7,6 +7,7 @@ goes to stderr. Exit status 0 after a signal or an injected disconnect.
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
@@ -14,6 +15,7 @@ from types import FrameType
 
 from drivers.emulator import FaultConfig, ServoSpec, VirtualBus
 from drivers.emulator.bus import VENDORS
+from robot_rl.cli.errors import CommandError
 from robot_rl.cli.motors import parse_ids
 
 DEFAULT_MODEL = {"dynamixel": "XM430-W350", "feetech": "STS3215"}
@@ -25,7 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "virtual-bus", help="emulate servos on a pseudo-terminal (virtual hardware)",
         description="Emulated Dynamixel or Feetech servos answering on a pseudo-terminal. Prints the "
                     "port path on the first line of stdout and runs until SIGINT or SIGTERM.")
-    p.add_argument("--protocol", choices=sorted(VENDORS), required=True)
+    p.add_argument("--robot", help="serve the servos of this robot config (ids, models, baud, calibration); "
+                                   "replaces --protocol/--model/--ids/--baud")
+    p.add_argument("--plant", choices=("servo", "twin"), default="servo",
+                   help="what moves the shafts: a simple servo model, or the robot's MuJoCo twin in real time "
+                        "(needs --robot)")
+    p.add_argument("--protocol", choices=sorted(VENDORS))
     p.add_argument("--model", help="servo model (default: XM430-W350 / STS3215)")
     p.add_argument("--ids", type=parse_ids, default=[1], help="servo ids, e.g. 1-9 or 1,2,5-7 (default 1)")
     p.add_argument("--baud", type=int, help="the servos' baud (default: factory, 57600 / 1000000)")
@@ -45,14 +52,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_bus(args: argparse.Namespace) -> VirtualBus:
     """The :class:`VirtualBus` the arguments describe (not started)."""
-    model = args.model or DEFAULT_MODEL[args.protocol]
-    delay_s = None if args.return_delay_us is None else args.return_delay_us * 1e-6
-    specs = [ServoSpec(id=motor_id, model=model, return_delay_s=delay_s) for motor_id in args.ids]
     faults = FaultConfig(corrupt_probability=args.corrupt_prob, drop_probability=args.drop_prob,
                          extra_delay_s=args.extra_delay_ms * 1e-3,
                          disconnect_after_packets=args.disconnect_after, seed=args.seed)
+    delay_s = None if args.return_delay_us is None else args.return_delay_us * 1e-6
+    if args.robot:
+        return build_robot_bus(args, faults, delay_s)
+    if args.plant == "twin":
+        raise CommandError("--plant twin needs --robot (the twin is the robot's)")
+    if not args.protocol:
+        raise CommandError("give --protocol (or --robot)")
+    model = args.model or DEFAULT_MODEL[args.protocol]
+    specs = [ServoSpec(id=motor_id, model=model, return_delay_s=delay_s) for motor_id in args.ids]
     return VirtualBus(args.protocol, specs, baud=args.baud or DEFAULT_BAUD[args.protocol], faults=faults,
                       wire_timing=args.wire_timing, check_client_baud=not args.any_baud, link=args.link)
+
+
+def build_robot_bus(args: argparse.Namespace, faults: FaultConfig, delay_s: float | None) -> VirtualBus:
+    """The servos of a robot config, holding its calibration, optionally moved by its twin."""
+    from drivers.calibration import load_calibration
+    from drivers.robot_config import load_robot_config
+
+    config = load_robot_config(args.robot)
+    calibration = load_calibration(config.calibration) if config.calibration else None
+    parts = list(config.joints) + list(config.sensors)
+    home = {j.name: q for j, q in zip(config.joints, config.home_rad)}
+    specs = []
+    for part in parts:
+        direction = 1
+        offset = 0
+        if calibration is not None and part.name in calibration.motors:
+            direction = calibration.motors[part.name].direction
+            offset = calibration.motors[part.name].homing_offset_ticks
+        elif hasattr(part, "direction"):
+            direction = part.direction
+        # Power-on shaft angle: the joint's home pose, before the homing offset is applied.
+        present_rad = math.pi + direction * home.get(part.name, 0.0)
+        sign = 1 if config.protocol == "dynamixel" else -1
+        actual_rad = present_rad - sign * offset * 2 * math.pi / 4096
+        specs.append(ServoSpec(id=part.id, model=part.model, initial_position_rad=actual_rad,
+                               return_delay_s=delay_s if delay_s is not None else config.return_delay_s))
+    plant = None
+    if args.plant == "twin":
+        from sim.twin_plant import TwinPlant
+
+        plant = TwinPlant(config, calibration)
+    bus = VirtualBus(config.protocol, specs, baud=config.baud, faults=faults, wire_timing=args.wire_timing,
+                     check_client_baud=not args.any_baud, link=args.link, plant=plant)
+    if calibration is not None:
+        for part in parts:
+            if part.name in calibration.motors:
+                bus.write_register(part.id, "homing_offset", calibration.motors[part.name].homing_offset_ticks)
+    return bus
 
 
 def cmd_virtual_bus(args: argparse.Namespace) -> int:
@@ -66,8 +117,8 @@ def cmd_virtual_bus(args: argparse.Namespace) -> int:
     try:
         with bus:
             print(bus.port, flush=True)
-            ids = ",".join(str(i) for i in args.ids)
-            print(f"virtual {args.protocol} bus: {bus.specs[0].model} ids {ids} at {bus.baud} baud on "
+            ids = ",".join(str(s.id) for s in bus.specs)
+            print(f"virtual {bus.protocol} bus: {bus.specs[0].model} ids {ids} at {bus.baud} baud on "
                   f"{bus.port}" + (f" (link {bus.link})" if bus.link else "") + "; stop with Ctrl-C",
                   file=sys.stderr, flush=True)
             while not stop.is_set() and bus.running:

@@ -1,0 +1,5 @@
+"""Gymnasium envs over any ``Robot`` and ``Task``."""
+
+from robot_rl.envs.robot_env import RobotEnv
+
+__all__ = ["RobotEnv"]

@@ -1,0 +1,46 @@
+"""Build the ``Robot`` a robot config asks for: the twin, virtual hardware or a real port.
+
+Only the chosen backend's modules are imported, so the serial backend never loads MuJoCo.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from drivers.config import build
+from drivers.robot import Robot
+from drivers.robot_config import RobotConfig, load_robot_config
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "robots"
+
+
+def robot_config_path(name_or_path: str) -> Path:
+    """``"so101"`` -> ``configs/robots/so101.yaml``; a path is returned as it is."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        return path
+    return CONFIG_DIR / f"{name_or_path}.yaml"
+
+
+def make_robot(config: RobotConfig, *, sim: dict[str, Any] | None = None, seed: int | None = None) -> Robot:
+    """A closed robot of ``config.backend``; ``sim`` holds SimConfig fields for the twin."""
+    if config.backend == "sim":
+        from sim.sim_config import SimConfig
+        from sim.sim_robot import SimRobot
+
+        return SimRobot(config, build(SimConfig, sim or {}, "sim options"), seed=seed)
+    if config.backend == "virtual":
+        from robot_rl.virtual_hardware import VirtualHardware
+
+        return VirtualHardware(config, sim=sim)
+    from drivers.bus_robot import BusRobot
+
+    return BusRobot(config)
+
+
+def load_robot(name_or_path: str, *, backend: str | None = None, port: str | None = None,
+               sim: dict[str, Any] | None = None, seed: int | None = None) -> Robot:
+    """Load a robot config (by name or path) with optional backend/port overrides and build it."""
+    config = load_robot_config(robot_config_path(name_or_path), backend=backend, port=port)
+    return make_robot(config, sim=sim, seed=seed)

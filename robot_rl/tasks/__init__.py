@@ -1,0 +1,1 @@
+"""Tasks: observation, reward, termination and reset of a job on a robot (numpy only)."""

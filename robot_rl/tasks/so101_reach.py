@@ -1,0 +1,112 @@
+"""SO-101 reach: bring the point between the gripper jaws to a target in the workspace.
+
+Targets are drawn by sampling a random arm pose inside a margin of the joint limits and
+taking its gripper position (so every target is reachable) above a floor height. Actions
+are joint position *changes* (each in [-1, 1] times ``max_delta_rad``), which keeps the arm
+gentle while exploring. Reward is dense: minus the distance in metres, plus a bonus inside
+the 2 cm success radius, minus a small action cost. Success: within 2 cm at the last step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from drivers.robot import JointState, RobotSpec
+from robot_rl.kinematics import Chain
+from robot_rl.tasks.task import InitialState, Outcome, Task
+from sim.assets import model_path
+
+SUCCESS_RADIUS_M = 0.02
+
+
+@dataclass(frozen=True)
+class ReachConfig:
+    """fixed_target: the target of every episode (x, y, z in m); None draws one per episode.
+    max_delta_rad: joint change per step at action 1. target_margin: fraction of each joint's
+    range kept free when sampling target poses. min_height_m: lowest target. action_cost:
+    weight of the squared action. success_bonus: reward added inside the success radius.
+    initial_noise_rad: uniform noise on the home pose at reset."""
+
+    fixed_target: tuple[float, float, float] | None = None
+    max_delta_rad: float = 0.1
+    target_margin: float = 0.25
+    min_height_m: float = 0.05
+    action_cost: float = 0.01
+    success_bonus: float = 0.5
+    initial_noise_rad: float = 0.05
+
+
+class SO101Reach(Task):
+    name = "SO101Reach"
+    VELOCITY_SCALE = 0.1  # observation scale of joint velocities (rad/s -> about unit size)
+
+    def __init__(self, spec: RobotSpec, config: ReachConfig = ReachConfig()) -> None:
+        super().__init__(spec)
+        self.config = config
+        self.chain = Chain.from_mjcf(model_path("so101", scene=False), "gripper_site")
+        missing = [n for n in self.chain.joint_names if n not in spec.joint_names]
+        if missing:
+            raise ValueError(f"robot {spec.name} lacks the arm joints {missing} that the reach task needs")
+        self._arm_index = [spec.joint_names.index(n) for n in self.chain.joint_names]
+        self._fk_key = b""
+        self._fk_value = np.zeros(3)
+        self.target = np.array(config.fixed_target or (0.25, 0.0, 0.15), dtype=np.float64)
+        self.home = np.clip(np.zeros(spec.n_joints), self.low, self.high)
+        n = spec.n_joints
+        size = 2 * n + 9 + n
+        self._observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), dtype=np.float32)
+        self.distance = np.inf
+
+    @property
+    def observation_space(self) -> gym.spaces.Box:
+        return self._observation_space
+
+    def gripper_position(self, joint_position_rad: np.ndarray) -> np.ndarray:
+        """Gripper site position (m); the last result is reused for the same joint angles."""
+        key = np.asarray(joint_position_rad, dtype=np.float64).tobytes()
+        if key != self._fk_key:
+            self._fk_key = key
+            self._fk_value = self.chain.site_position(self._arm_positions(joint_position_rad))
+        return self._fk_value
+
+    def _arm_positions(self, joint_position_rad: np.ndarray) -> np.ndarray:
+        return np.asarray(joint_position_rad)[self._arm_index]
+
+    def sample_target(self, rng: np.random.Generator) -> np.ndarray:
+        margin = self.config.target_margin * (self.high - self.low) / 2
+        for _ in range(1000):
+            pose = rng.uniform(self.low + margin, self.high - margin)
+            target = self.gripper_position(pose)
+            if target[2] >= self.config.min_height_m and np.linalg.norm(target[:2]) >= 0.08:
+                return target
+        raise RuntimeError("no reachable target found above min_height_m; check the joint limits")
+
+    def reset(self, rng: np.random.Generator) -> InitialState:
+        if self.config.fixed_target is None:
+            self.target = self.sample_target(rng)
+        noise = rng.uniform(-1, 1, self.spec.n_joints) * self.config.initial_noise_rad
+        self.last_action = np.zeros(self.spec.n_joints)
+        return InitialState(np.clip(self.home + noise, self.low, self.high), np.zeros(len(self.spec.sensor_names)))
+
+    def command(self, action: np.ndarray, state: JointState, last_command: np.ndarray) -> np.ndarray:
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        self.last_action = action
+        return np.clip(last_command + action * self.config.max_delta_rad, self.low, self.high)
+
+    def observe(self, state: JointState) -> np.ndarray:
+        gripper = self.gripper_position(state.position_rad)
+        self.distance = float(np.linalg.norm(gripper - self.target))
+        return np.concatenate([state.position_rad, state.velocity_rad_s * self.VELOCITY_SCALE, gripper,
+                               self.target, self.target - gripper, self.last_action]).astype(np.float32)
+
+    def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:
+        distance = float(np.linalg.norm(self.gripper_position(state.position_rad) - self.target))
+        success = distance < SUCCESS_RADIUS_M
+        reward = -distance + self.config.success_bonus * success - self.config.action_cost * float(np.square(action).sum())
+        return Outcome(reward, False, success, {"distance_m": distance})
+
+    def goal_markers(self) -> dict[str, np.ndarray]:
+        return {"target": self.target}

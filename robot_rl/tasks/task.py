@@ -1,0 +1,82 @@
+"""The ``Task`` interface: what the env asks of a job, independent of the robot backend.
+
+Tasks are pure numpy (no torch, no mujoco) so that the on-device runner can use them.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+
+from drivers.robot import JointState, RobotSpec
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one step: reward, whether the episode ended (success or failure),
+    whether the goal is reached, and scalar diagnostics for logging."""
+
+    reward: float
+    terminated: bool
+    success: bool
+    info: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """Where an episode starts: joint positions (rad) and passive-joint (sensor) positions."""
+
+    joint_position_rad: np.ndarray
+    sensor_position_rad: np.ndarray
+
+
+class Task(abc.ABC):
+    """A job on a robot. Actions are normalised to [-1, 1] per joint; the task maps them
+    to joint position commands in rad. Subclasses keep their per-episode goal in attributes
+    set by :meth:`reset`."""
+
+    #: Registered name stem, e.g. ``"SO101Reach"``.
+    name: str = "task"
+
+    def __init__(self, spec: RobotSpec) -> None:
+        self.spec = spec
+        n = spec.n_joints
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), dtype=np.float32)
+        self.low = np.asarray(spec.position_min_rad, dtype=np.float64)
+        self.high = np.asarray(spec.position_max_rad, dtype=np.float64)
+        self.last_action = np.zeros(n)
+
+    @property
+    @abc.abstractmethod
+    def observation_space(self) -> gym.spaces.Box:
+        """A float32 Box."""
+
+    @abc.abstractmethod
+    def reset(self, rng: np.random.Generator) -> InitialState:
+        """Sample this episode's goal; return where the robot should start."""
+
+    @abc.abstractmethod
+    def observe(self, state: JointState) -> np.ndarray:
+        """The observation (float32, ``observation_space.shape``)."""
+
+    @abc.abstractmethod
+    def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:
+        """Reward and termination after ``action`` led to ``state``."""
+
+    def command(self, action: np.ndarray, state: JointState, last_command: np.ndarray) -> np.ndarray:
+        """Joint position command for ``action``: by default the action spans each joint's range."""
+        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        self.last_action = action
+        return self.low + (action + 1.0) * 0.5 * (self.high - self.low)
+
+    def goal_markers(self) -> dict[str, np.ndarray]:
+        """Positions to draw in a rendering (e.g. ``{"target": xyz}``); none by default."""
+        return {}
+
+
+def wrap_angle(angle: np.ndarray | float) -> np.ndarray | float:
+    """Angle wrapped to [-pi, pi)."""
+    return (np.asarray(angle) + np.pi) % (2 * np.pi) - np.pi
