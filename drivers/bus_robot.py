@@ -55,7 +55,7 @@ class BusRobot:
             self.direction, self.homing_offsets = np.ones(len(names)), None
         self.sensor_direction = np.array([s.direction for s in config.sensors], dtype=np.float64)
         self.spec = config.spec
-        self.limiter = CommandLimiter(self.spec, config.max_step_rad, 1.0 / config.control_rate_hz)
+        self.limiter = CommandLimiter.for_spec(self.spec)
         table = self.bus.tables[names[0]]
         self._effort_register = "present_current" if "present_current" in table else "present_load"
         self._state_registers = ("present_position", "present_velocity", self._effort_register)

@@ -13,7 +13,7 @@ import numpy as np
 class RobotSpec:
     """What a robot is: commanded joints with their limits in SI units, its control rate and
     bounds, and ``sensor_names``: passive joints that are measured but never commanded (the
-    D'Claw's valve)."""
+    D'Claw's valve), ``max_step_rad``: largest change of a joint command per control step."""
 
     name: str
     joint_names: tuple[str, ...]
@@ -24,6 +24,7 @@ class RobotSpec:
     control_rate_min_hz: float = 1.0
     control_rate_max_hz: float = 500.0
     sensor_names: tuple[str, ...] = ()
+    max_step_rad: float = np.inf
 
     @property
     def n_joints(self) -> int:

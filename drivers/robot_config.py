@@ -59,6 +59,20 @@ class SensorConfig:
 
 
 @dataclass(frozen=True)
+class WorkspaceConfig:
+    """A box the named site (e.g. the gripper) must stay inside, in the robot base frame (m).
+    Commands whose pose would put the site outside are shortened (safety layer)."""
+
+    site: str
+    min_m: tuple[float, float, float]
+    max_m: tuple[float, float, float]
+
+    def __post_init__(self) -> None:
+        if not all(lo < hi for lo, hi in zip(self.min_m, self.max_m)):
+            raise ValueError(f"workspace: min_m {self.min_m} must be below max_m {self.max_m} on every axis")
+
+
+@dataclass(frozen=True)
 class RobotConfig:
     """A robot made of serial-bus servos.
 
@@ -77,6 +91,7 @@ class RobotConfig:
     retries: bus retries after a transient error.
     home_position_rad: where the scripted reset moves the joints (default: range middle).
     sensors: passive joints read with the others but never commanded.
+    workspace: optional box for a site of the arm (checked on every command).
     """
 
     name: str
@@ -93,6 +108,7 @@ class RobotConfig:
     retries: int = 2
     home_position_rad: tuple[float, ...] | None = None
     sensors: tuple[SensorConfig, ...] = ()
+    workspace: WorkspaceConfig | None = None
 
     def __post_init__(self) -> None:
         names = [j.name for j in self.joints] + [s.name for s in self.sensors]
@@ -133,7 +149,8 @@ class RobotConfig:
     def spec(self) -> RobotSpec:
         """The ``RobotSpec`` every backend of this robot reports."""
         return RobotSpec(self.name, self.joint_names, self.position_min_rad, self.position_max_rad,
-                         self.velocity_max_rad_s, self.control_rate_hz, sensor_names=self.sensor_names)
+                         self.velocity_max_rad_s, self.control_rate_hz, sensor_names=self.sensor_names,
+                         max_step_rad=self.max_step_rad)
 
     @property
     def home_rad(self) -> np.ndarray:

@@ -7,12 +7,25 @@ import numpy as np
 from drivers.robot import RobotSpec
 
 
+def limit_command(command: np.ndarray, last: np.ndarray | None, low: np.ndarray, high: np.ndarray,
+                  max_step: np.ndarray) -> np.ndarray:
+    """``command`` clipped to ``last +/- max_step`` (when ``last`` is known), then to [low, high]."""
+    if last is not None:
+        command = np.clip(command, last - max_step, last + max_step)
+    return np.clip(command, low, high)
+
+
 class CommandLimiter:
     """Clips position commands to the joint range and to a largest change per step.
 
     The step limit is the smaller of ``max_step_rad`` and ``velocity_max_rad_s * period_s``,
     measured from the last command sent (or from the measured position after ``reset``).
     """
+
+    @classmethod
+    def for_spec(cls, spec: RobotSpec) -> "CommandLimiter":
+        """The limiter every backend applies: the spec's step limit at its control rate."""
+        return cls(spec, spec.max_step_rad, 1.0 / spec.control_rate_hz)
 
     def __init__(self, spec: RobotSpec, max_step_rad: float, period_s: float) -> None:
         self.low = np.asarray(spec.position_min_rad, dtype=np.float64)
@@ -30,8 +43,6 @@ class CommandLimiter:
             raise ValueError(f"command has shape {command.shape}, expected {self.low.shape}")
         if not np.all(np.isfinite(command)):
             raise ValueError(f"command has non-finite values: {command}")
-        if self.last is not None:
-            command = np.clip(command, self.last - self.max_step, self.last + self.max_step)
-        command = np.clip(command, self.low, self.high)
+        command = limit_command(command, self.last, self.low, self.high, self.max_step)
         self.last = command
         return command

@@ -24,7 +24,7 @@ import numpy as np
 
 from drivers.clock import sleep_until as sleep_until_wall
 from drivers.emulator.servo_model import params_for
-from drivers.robot import JointState, RobotSpec
+from drivers.robot import JointState
 from drivers.robot_config import RobotConfig
 from drivers.safety import CommandLimiter
 from sim.errors import RobotNotOpenError, SimConfigurationError
@@ -82,9 +82,8 @@ class SimRobot:
         self.model, self.data = self.twin.model, self.twin.data
         self.timestep_s = self.twin.timestep_s
         self.period_steps = control_period_steps(config.control_rate_hz, self.timestep_s)
-        self.spec = RobotSpec(config.name, config.joint_names, config.position_min_rad, config.position_max_rad,
-                              config.velocity_max_rad_s, config.control_rate_hz, sensor_names=config.sensor_names)
-        self.limiter = CommandLimiter(self.spec, config.max_step_rad, 1.0 / config.control_rate_hz)
+        self.spec = config.spec
+        self.limiter = CommandLimiter.for_spec(self.spec)
         self._rng = np.random.default_rng(seed)
         self._noisy = sim.position_noise_std_rad > 0.0 or sim.velocity_noise_std_rad_s > 0.0
         self._n = len(config.joints)

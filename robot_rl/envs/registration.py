@@ -13,7 +13,9 @@ import gymnasium as gym
 
 from drivers.config import build
 from robot_rl.envs.robot_env import RobotEnv
-from robot_rl.robots import load_robot
+from drivers.robot_config import load_robot_config
+from robot_rl.envs.workspace_guard import WorkspaceGuard
+from robot_rl.robots import make_robot, robot_config_path
 
 EPISODE_STEPS = {"SO101Reach": 50, "DClawTurn": 80}
 
@@ -26,9 +28,11 @@ def make_env(task_name: str, *, robot: str, backend: str | None = None, port: st
     from robot_rl.tasks.registry import task_class
 
     cls, config_cls = task_class(task_name)
-    bot = load_robot(robot, backend=backend, port=port, sim=sim, seed=seed)
+    robot_config = load_robot_config(robot_config_path(robot), backend=backend, port=port)
+    bot = make_robot(robot_config, sim=sim, seed=seed)
     task_config = build(config_cls, {**(task_defaults or {}), **(task or {})}, f"{task_name} task options")
-    return RobotEnv(bot, cls(bot.spec, task_config), control_rate_hz=control_rate_hz, render_mode=render_mode)
+    return RobotEnv(bot, cls(bot.spec, task_config), control_rate_hz=control_rate_hz, render_mode=render_mode,
+                    workspace=WorkspaceGuard.from_config(robot_config))
 
 
 def register_envs() -> None:

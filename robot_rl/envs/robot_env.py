@@ -16,6 +16,7 @@ import numpy as np
 
 from drivers.robot import JointState, Robot
 from robot_rl.envs.reset_motion import ResetFailedError, move_to
+from robot_rl.envs.workspace_guard import WorkspaceGuard
 from robot_rl.tasks.task import Task
 
 log = logging.getLogger(__name__)
@@ -25,16 +26,19 @@ class RobotEnv(gym.Env):
     """A Gymnasium env of ``task`` on ``robot``.
 
     control_rate_hz: steps per second (default: the robot's). reset_timeout_s: how long a
-    scripted reset on hardware may take. The robot is opened on the first reset and closed
-    by :meth:`close`.
+    scripted reset on hardware may take. workspace: the arm's workspace box (safety layer,
+    applied before the robot's own joint-range and per-step limits). The robot is opened on
+    the first reset and closed by :meth:`close`.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, robot: Robot, task: Task, *, control_rate_hz: float | None = None,
-                 render_mode: str | None = None, reset_timeout_s: float = 10.0) -> None:
+                 render_mode: str | None = None, reset_timeout_s: float = 10.0,
+                 workspace: WorkspaceGuard | None = None) -> None:
         self.robot = robot
         self.task = task
+        self.workspace = workspace
         self.period_s = 1.0 / (control_rate_hz or robot.spec.control_rate_hz)
         self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.period_s))}
         self.observation_space = task.observation_space
@@ -69,6 +73,8 @@ class RobotEnv(gym.Env):
         if self._state is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         command = self.task.command(action, self._state, self._last_command)
+        if self.workspace is not None:
+            command = self.workspace(command, self._last_command)
         self._last_command = self.robot.write(command)
         late_s = self.robot.sleep_until(self._next_tick_s)
         if late_s > self.period_s:

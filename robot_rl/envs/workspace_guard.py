@@ -1,0 +1,61 @@
+"""Safety layer for arms: keep a site (the gripper) inside a box.
+
+Joint commands are checked with the forward kinematics of the robot's MJCF, after the same
+joint-range and per-step limits the robot applies (so what the robot finally sends is what
+was checked). A command whose limited pose leaves the box is shortened along the way from
+the last command (inside) to the largest fraction whose limited pose stays inside, found by
+bisection.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drivers.robot import RobotSpec
+from drivers.robot_config import RobotConfig
+from drivers.safety import CommandLimiter, limit_command
+from robot_rl.kinematics import Chain
+from sim.assets import model_path
+
+BISECTION_STEPS = 12
+
+
+class WorkspaceGuard:
+    def __init__(self, chain: Chain, spec: RobotSpec, low_m: np.ndarray, high_m: np.ndarray) -> None:
+        self.chain = chain
+        joint_names = spec.joint_names
+        limiter = CommandLimiter.for_spec(spec)
+        self._limit = lambda command, last: limit_command(command, last, limiter.low, limiter.high, limiter.max_step)
+        self.index = [joint_names.index(n) for n in chain.joint_names]
+        self.low = np.asarray(low_m, dtype=np.float64)
+        self.high = np.asarray(high_m, dtype=np.float64)
+        self.clipped = 0  # commands shortened so far
+
+    @classmethod
+    def from_config(cls, config: RobotConfig) -> "WorkspaceGuard | None":
+        if config.workspace is None:
+            return None
+        chain = Chain.from_mjcf(model_path(config.name, scene=False), config.workspace.site)
+        return cls(chain, config.spec, np.array(config.workspace.min_m), np.array(config.workspace.max_m))
+
+    def inside(self, command_rad: np.ndarray) -> bool:
+        position = self.chain.site_position(np.asarray(command_rad)[self.index])
+        return bool(np.all(position >= self.low) and np.all(position <= self.high))
+
+    def __call__(self, command_rad: np.ndarray, last_rad: np.ndarray) -> np.ndarray:
+        """The command limited as the robot will limit it, if its pose is inside the box; else
+        the furthest limited point towards it that is (``last_rad`` if none is)."""
+        limited = self._limit(np.asarray(command_rad, dtype=np.float64), last_rad)
+        if self.inside(limited):
+            return limited
+        self.clipped += 1
+        lo, hi = 0.0, 1.0
+        best = np.asarray(last_rad, dtype=np.float64)
+        for _ in range(BISECTION_STEPS):
+            mid = (lo + hi) / 2
+            candidate = self._limit(last_rad + mid * (command_rad - last_rad), last_rad)
+            if self.inside(candidate):
+                lo, best = mid, candidate
+            else:
+                hi = mid
+        return best

@@ -1,0 +1,33 @@
+"""The safety layer on the twin: a policy of extremes never gets a command past any limit."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+import robot_rl  # noqa: F401
+
+
+def test_extreme_policy_on_the_arm_respects_every_limit() -> None:
+    env = gym.make("robot_rl/SO101Reach-v0")
+    inner = env.unwrapped
+    robot = inner.robot
+    spec = robot.spec
+    config_step = 0.25
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    last = inner._last_command.copy()
+    period = inner.period_s
+    for step in range(600):
+        action = rng.choice([-1.0, 1.0], size=env.action_space.shape)
+        _, _, terminated, truncated, _ = env.step(action)
+        sent = inner._last_command
+        assert np.all(sent >= spec.position_min_rad - 1e-12) and np.all(sent <= spec.position_max_rad + 1e-12)
+        assert np.all(np.abs(sent - last) <= np.minimum(config_step, spec.velocity_max_rad_s * period) + 1e-9)
+        assert inner.workspace.inside(sent) or np.array_equal(sent, last)
+        last = sent.copy()
+        if terminated or truncated:
+            env.reset()
+            last = inner._last_command.copy()
+    assert inner.workspace.clipped > 0  # the box was really exercised
+    env.close()
