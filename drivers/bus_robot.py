@@ -154,6 +154,16 @@ class BusRobot:
                 faults.append(self.bus.fault_flags(motor.id))
         return tuple(faults)
 
+    def hold(self) -> None:
+        """Command every joint to stay where it is (the watchdog's first stage)."""
+        state = self.read()
+        self.limiter.reset(state.position_rad)
+        self._send(self.limiter.last)
+
+    def torque_off(self) -> None:
+        """Torque off on every motor that answers (the watchdog's second stage); never raises."""
+        self._safe_stop()
+
     def _safe_stop(self) -> None:
         """Torque off on every motor that still answers; never raises."""
         try:

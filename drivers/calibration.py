@@ -9,8 +9,6 @@ pose reads ``center_ticks`` (2048 of 4096).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,6 +16,7 @@ from typing import Literal
 import numpy as np
 import yaml
 
+from drivers.atomic_file import atomic_write
 from drivers.config import build, load_yaml, to_dict
 from drivers.errors import ConfigurationError
 
@@ -81,18 +80,8 @@ def load_calibration(path: str | Path) -> Calibration:
 
 def save_calibration(path: str | Path, calibration: Calibration) -> None:
     """Write atomically: a crash mid-write leaves the old file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = ("# Written by `robot-rl motors calibrate`. homing_offset_ticks is programmed into each\n"
             "# motor; the drivers refuse to run if a motor holds another value.\n"
             + yaml.safe_dump(to_dict(calibration), sort_keys=False))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(text)

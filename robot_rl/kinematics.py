@@ -83,6 +83,10 @@ class Chain:
         return cls(links, _floats(site_element.get("pos"), (0.0, 0.0, 0.0)), names)
 
     def site_position(self, joint_position_rad: dict[str, float] | np.ndarray) -> np.ndarray:
+        """World position (3,) of the site as an array; see :meth:`site_xyz`."""
+        return np.array(self.site_xyz(joint_position_rad))
+
+    def site_xyz(self, joint_position_rad: dict[str, float] | np.ndarray) -> tuple[float, float, float]:
         """World position (3,) of the site; ``joint_position_rad`` by name or in ``joint_names`` order.
 
         Plain float arithmetic: for a chain of a few 3x3 rotations it is several times faster
@@ -91,7 +95,7 @@ class Chain:
         if isinstance(joint_position_rad, dict):
             q = [float(joint_position_rad.get(name, 0.0)) for name in self.joint_names]
         else:
-            q = [float(v) for v in joint_position_rad]
+            q = joint_position_rad.tolist() if isinstance(joint_position_rad, np.ndarray) else list(joint_position_rad)
         px = py = pz = 0.0
         r = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
         j = 0
@@ -102,15 +106,15 @@ class Chain:
             if fixed is not None:
                 r = _mul(r, fixed)
             if link.joint:
-                sin, one_minus_cos = math.sin(q[j]), 1.0 - math.cos(q[j])
+                s, c = math.sin(q[j]), 1.0 - math.cos(q[j])
                 j += 1
-                rj = tuple((1.0 if i in (0, 4, 8) else 0.0) + sin * a + one_minus_cos * b
-                           for i, (a, b) in enumerate(zip(kx, kx2)))
-                r = _mul(r, rj)
+                r = _mul(r, (1.0 + s * kx[0] + c * kx2[0], s * kx[1] + c * kx2[1], s * kx[2] + c * kx2[2],
+                             s * kx[3] + c * kx2[3], 1.0 + s * kx[4] + c * kx2[4], s * kx[5] + c * kx2[5],
+                             s * kx[6] + c * kx2[6], s * kx[7] + c * kx2[7], 1.0 + s * kx[8] + c * kx2[8]))
         o = self.site_offset
-        return np.array([px + r[0] * o[0] + r[1] * o[1] + r[2] * o[2],
-                         py + r[3] * o[0] + r[4] * o[1] + r[5] * o[2],
-                         pz + r[6] * o[0] + r[7] * o[1] + r[8] * o[2]])
+        return (px + r[0] * o[0] + r[1] * o[1] + r[2] * o[2],
+                py + r[3] * o[0] + r[4] * o[1] + r[5] * o[2],
+                pz + r[6] * o[0] + r[7] * o[1] + r[8] * o[2])
 
 
 def _mul(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:

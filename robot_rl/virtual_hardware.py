@@ -111,6 +111,12 @@ class VirtualHardware:
     def now_s(self) -> float:
         return self._require().now_s()
 
+    def hold(self) -> None:
+        self._require().hold()
+
+    def torque_off(self) -> None:
+        self._require().torque_off()
+
     def sleep_until(self, t_s: float) -> float:
         return self._require().sleep_until(t_s)
 

@@ -121,6 +121,17 @@ class SimRobot:
             self._renderer.close()
             self._renderer = None
 
+    def hold(self) -> None:
+        """Hold the present pose (the watchdog's first stage)."""
+        present = self.data.qpos[self.twin.joint_qpos]
+        self.limiter.reset(present)
+        self._pending.clear()
+        self.data.ctrl[self.twin.actuator] = self._goal(self.limiter.last)
+
+    def torque_off(self) -> None:
+        """The joints go limp (the watchdog's second stage, every exit path)."""
+        self.twin.set_torque(False)
+
     def __enter__(self) -> "SimRobot":
         return self.open()
 

@@ -2,8 +2,10 @@
 
 - ``drivers`` imports nothing from ``sim``, ``robot_rl`` or ``deploy``; ``sim`` never imports
   ``robot_rl`` or ``deploy``; nothing imports ``tests`` (checked on the source, statically).
-- Every ``drivers`` module imports with ``torch`` and ``mujoco`` made unimportable (checked by
-  really importing them in a fresh interpreter that blocks both).
+- Every ``drivers`` module imports with ``torch`` and ``mujoco`` made unimportable, and every
+  ``deploy`` module (the robot-side runtime, and the export package whose functions import
+  torch only when called) with ``torch``, ``mujoco`` and ``onnx`` made unimportable (checked by
+  really importing them in a fresh interpreter that blocks them).
 """
 
 from __future__ import annotations
@@ -22,22 +24,27 @@ FORBIDDEN = {
     "sim": {"robot_rl", "deploy", "tests"},
     "robot_rl": {"tests"},
     "deploy": {"tests"},
+    "deploy/runtime": {"tests", "torch", "mujoco", "onnx", "sim"},
 }
+# Modules allowed to import torch at their top: imported only inside export functions.
+TORCH_AT_TOP = {"deploy.export.torch_policy"}
 
+# argv[1]: comma-separated top-level names to block; argv[2:]: modules to import.
 BLOCKER = """
 import importlib.abc, sys
+BLOCKED = tuple(sys.argv[1].split(','))
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'mujoco'):
+        if name.split('.')[0] in BLOCKED:
             raise ImportError(f'{name} is blocked by the import-rules test')
         return None
 sys.meta_path.insert(0, Block())
 import importlib
-for name in sys.argv[1:]:
+for name in sys.argv[2:]:
     importlib.import_module(name)
-leaked = [m for m in sys.modules if m.split('.')[0] in ('torch', 'mujoco')]
+leaked = [m for m in sys.modules if m.split('.')[0] in BLOCKED]
 assert not leaked, leaked
-print('ok', len(sys.argv) - 1)
+print('ok', len(sys.argv) - 2)
 """
 
 
@@ -67,16 +74,23 @@ def all_modules(package: str) -> list[str]:
     return [package] + [m.name for m in pkgutil.walk_packages([str(pkg_path)], prefix=f"{package}.")]
 
 
-def test_drivers_import_without_torch_and_mujoco() -> None:
-    modules = all_modules("drivers")
-    assert len(modules) > 10
-    result = subprocess.run([sys.executable, "-c", BLOCKER, *modules], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+def run_blocked(blocked: tuple[str, ...], modules: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", BLOCKER, ",".join(blocked), *modules], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(("package", "blocked", "at_least"), [
+    ("drivers", ("torch", "mujoco"), 10),
+    ("deploy", ("torch", "mujoco", "onnx"), 8),
+])
+def test_imports_without_heavy_dependencies(package: str, blocked: tuple[str, ...], at_least: int) -> None:
+    modules = [m for m in all_modules(package) if m not in TORCH_AT_TOP]
+    assert len(modules) > at_least
+    result = run_blocked(blocked, modules)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"ok {len(modules)}"
 
 
 def test_blocker_really_blocks() -> None:
-    result = subprocess.run([sys.executable, "-c", BLOCKER, "torch"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+    result = run_blocked(("torch",), ["torch"])
     assert result.returncode != 0 and "blocked by the import-rules test" in result.stderr

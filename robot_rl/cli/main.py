@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from drivers.errors import DriverError
@@ -19,6 +20,9 @@ COMMAND_MODULES = (
     "robot_rl.cli.motors",
     "robot_rl.cli.virtual_bus",
     "robot_rl.cli.demo",
+    "robot_rl.cli.train",
+    "robot_rl.cli.export",
+    "robot_rl.cli.inspect",
 )
 
 
@@ -33,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # MuJoCo picks its OpenGL backend at import: headless machines render offscreen with EGL.
+    os.environ.setdefault("MUJOCO_GL", "egl")
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)

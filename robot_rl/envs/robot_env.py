@@ -9,6 +9,8 @@ build the observation and the reward. A hardware fault ends the episode.
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -20,6 +22,17 @@ from robot_rl.envs.workspace_guard import WorkspaceGuard
 from robot_rl.tasks.task import Task
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepTiming:
+    """Wall-clock (``time.monotonic``) marks of the last step, for the control loop's report."""
+
+    write_start_s: float = 0.0
+    write_end_s: float = 0.0
+    read_start_s: float = 0.0
+    read_end_s: float = 0.0
+    late_s: float = 0.0
 
 
 class RobotEnv(gym.Env):
@@ -52,6 +65,7 @@ class RobotEnv(gym.Env):
         self._state: JointState | None = None
         self._last_command: np.ndarray | None = None
         self.late_steps = 0
+        self.timing = StepTiming()
 
     # -- gymnasium API ---------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
@@ -72,16 +86,39 @@ class RobotEnv(gym.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._state is None:
             raise gym.error.ResetNeeded("call reset() before step()")
+        timing = self.timing
+        timing.write_start_s = time.monotonic()
         command = self.task.command(action, self._state, self._last_command)
         if self.workspace is not None:
             command = self.workspace(command, self._last_command)
         self._last_command = self.robot.write(command)
+        timing.write_end_s = time.monotonic()
+        self._wait_and_read()
+        return self._finish_step(action)
+
+    def hold_step(self) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """A step that repeats the last command instead of acting (the overrun policy "hold");
+        the reward is that of holding."""
+        if self._state is None or self._last_command is None:
+            raise gym.error.ResetNeeded("call reset() before hold_step()")
+        self.timing.write_start_s = time.monotonic()
+        self._last_command = self.robot.write(self._last_command)
+        self.timing.write_end_s = time.monotonic()
+        self._wait_and_read()
+        return self._finish_step(np.zeros(self.action_space.shape))
+
+    def _wait_and_read(self) -> None:
         late_s = self.robot.sleep_until(self._next_tick_s)
+        self.timing.late_s = late_s
         if late_s > self.period_s:
             self.late_steps += 1
             self._next_tick_s = self.robot.now_s()  # do not try to catch up a lost period
         self._next_tick_s += self.period_s
+        self.timing.read_start_s = time.monotonic()
         self._state = self.robot.read()
+        self.timing.read_end_s = time.monotonic()
+
+    def _finish_step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         outcome = self.task.evaluate(self._state, np.asarray(action))
         info: dict[str, Any] = {"success": outcome.success, **outcome.info}
         terminated = outcome.terminated

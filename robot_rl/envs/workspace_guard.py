@@ -29,6 +29,7 @@ class WorkspaceGuard:
         self.index = [joint_names.index(n) for n in chain.joint_names]
         self.low = np.asarray(low_m, dtype=np.float64)
         self.high = np.asarray(high_m, dtype=np.float64)
+        self._low, self._high = tuple(self.low.tolist()), tuple(self.high.tolist())
         self.clipped = 0  # commands shortened so far
 
     @classmethod
@@ -39,8 +40,9 @@ class WorkspaceGuard:
         return cls(chain, config.spec, np.array(config.workspace.min_m), np.array(config.workspace.max_m))
 
     def inside(self, command_rad: np.ndarray) -> bool:
-        position = self.chain.site_position(np.asarray(command_rad)[self.index])
-        return bool(np.all(position >= self.low) and np.all(position <= self.high))
+        x, y, z = self.chain.site_xyz(np.asarray(command_rad)[self.index])
+        lo, hi = self._low, self._high
+        return lo[0] <= x <= hi[0] and lo[1] <= y <= hi[1] and lo[2] <= z <= hi[2]
 
     def __call__(self, command_rad: np.ndarray, last_rad: np.ndarray) -> np.ndarray:
         """The command limited as the robot will limit it, if its pose is inside the box; else

@@ -9,6 +9,7 @@ the 2 cm success radius, minus a small action cost. Success: within 2 cm at the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -98,14 +99,15 @@ class SO101Reach(Task):
 
     def observe(self, state: JointState) -> np.ndarray:
         gripper = self.gripper_position(state.position_rad)
-        self.distance = float(np.linalg.norm(gripper - self.target))
+        self.distance = math.dist(gripper, self.target)
         return np.concatenate([state.position_rad, state.velocity_rad_s * self.VELOCITY_SCALE, gripper,
                                self.target, self.target - gripper, self.last_action]).astype(np.float32)
 
     def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:
-        distance = float(np.linalg.norm(self.gripper_position(state.position_rad) - self.target))
+        distance = math.dist(self.gripper_position(state.position_rad), self.target)
         success = distance < SUCCESS_RADIUS_M
-        reward = -distance + self.config.success_bonus * success - self.config.action_cost * float(np.square(action).sum())
+        action = np.asarray(action, dtype=np.float64)
+        reward = -distance + self.config.success_bonus * success - self.config.action_cost * float(action @ action)
         return Outcome(reward, False, success, {"distance_m": distance})
 
     def goal_markers(self) -> dict[str, np.ndarray]:

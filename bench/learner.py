@@ -1,0 +1,222 @@
+"""Learner updates per second: robot_rl SAC/TD3 variants against Stable-Baselines3, in one run.
+
+Setting (the reference one in /work/shared/ANCHORS.md): batch 256, two hidden layers of 256,
+observation 17, action 6, twin critics, SAC with automatic temperature, TD3 with policy
+delay 2. Every variant samples its batches from a 100k-transition buffer of random data,
+as SB3's ``model.train(gradient_steps=N, batch_size=256)`` does from its replay buffer.
+
+The machine may be shared and noisy, so variants are interleaved: each round runs every
+variant once for ``--updates`` updates, and the table reports the median and the best
+round of each. Ratios to SB3 use the medians of the same run. For one thread the CPU time
+of the calling thread is recorded as well (it excludes time spent descheduled).
+
+Usage: python bench/learner.py [--threads 1 2] [--rounds 5] [--updates 200] [--no-sb3]
+Writes bench/results/learner.json (or --json PATH). SB3 is an optional, benchmark-only
+dependency: ``pip install stable-baselines3`` (check that it leaves torch==2.13.0 in place).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from robot_rl.algos import SAC, TD3, Batch, SACConfig, TD3Config  # noqa: E402
+
+OBS_DIM, ACTION_DIM, BATCH, HIDDEN, BUFFER = 17, 6, 256, (256, 256), 100_000
+
+
+@dataclass
+class Variant:
+    """One thing to time: ``run(n)`` performs ``n`` updates."""
+
+    name: str
+    algo: str
+    run: Callable[[int], None]
+    setup_s: float
+    rounds: list[float] = field(default_factory=list)
+    cpu_rounds: list[float] = field(default_factory=list)
+
+
+class RandomBuffer:
+    """Random transitions in numpy arrays, sampled uniformly into torch ``Batch`` es."""
+
+    def __init__(self, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.obs = rng.standard_normal((BUFFER, OBS_DIM), dtype=np.float32)
+        self.next_obs = rng.standard_normal((BUFFER, OBS_DIM), dtype=np.float32)
+        self.action = rng.uniform(-1.0, 1.0, (BUFFER, ACTION_DIM)).astype(np.float32)
+        self.reward = rng.standard_normal(BUFFER, dtype=np.float32)
+        self.done = (rng.random(BUFFER) < 0.01).astype(np.float32)
+        self.discount = np.full(BUFFER, 0.99, dtype=np.float32)
+        self._rng = np.random.default_rng(seed + 1)
+
+    def sample(self) -> Batch:
+        idx = self._rng.integers(0, BUFFER, BATCH)
+        return Batch(*(torch.from_numpy(a[idx]) for a in
+                       (self.obs, self.action, self.reward, self.next_obs, self.done, self.discount)))
+
+
+def ours(name: str, algo: str, buffer: RandomBuffer, **config: object) -> Variant:
+    low, high = -np.ones(ACTION_DIM), np.ones(ACTION_DIM)
+    if algo == "SAC":
+        learner: SAC | TD3 = SAC(OBS_DIM, low, high, SACConfig(hidden_sizes=HIDDEN, batch_size=BATCH, **config))
+    else:
+        learner = TD3(OBS_DIM, low, high, TD3Config(hidden_sizes=HIDDEN, batch_size=BATCH, **config))
+    start = time.perf_counter()
+    for _ in range(5):  # the first calls compile (when asked) and warm up allocator and caches
+        learner.update(buffer.sample())
+    setup_s = time.perf_counter() - start
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            learner.update(buffer.sample())
+
+    return Variant(name, algo, run, setup_s)
+
+
+def sb3(algo: str, buffer: RandomBuffer) -> Variant:
+    import gymnasium as gym
+    from stable_baselines3 import SAC as SB3SAC
+    from stable_baselines3 import TD3 as SB3TD3
+    from stable_baselines3.common.logger import configure
+
+    class BoxEnv(gym.Env):
+        observation_space = gym.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32)
+        action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+
+    cls = SB3SAC if algo == "SAC" else SB3TD3
+    model = cls("MlpPolicy", BoxEnv(), buffer_size=BUFFER, batch_size=BATCH, learning_starts=0, device="cpu",
+                policy_kwargs={"net_arch": list(HIDDEN)}, seed=0)
+    model.set_logger(configure(None, []))
+    replay = model.replay_buffer
+    replay.observations[:, 0] = buffer.obs
+    replay.next_observations[:, 0] = buffer.next_obs
+    replay.actions[:, 0] = buffer.action
+    replay.rewards[:, 0] = buffer.reward
+    replay.dones[:, 0] = buffer.done
+    replay.full = True
+    start = time.perf_counter()
+    model.train(gradient_steps=5, batch_size=BATCH)
+    setup_s = time.perf_counter() - start
+    return Variant(f"SB3 {algo}", algo, lambda n: model.train(gradient_steps=n, batch_size=BATCH), setup_s)
+
+
+def build_variants(names: list[str], with_sb3: bool, buffer: RandomBuffer) -> list[Variant]:
+    table = {
+        "sac-eager-fp32": lambda: ours("SAC eager fp32", "SAC", buffer),
+        "sac-compiled-fp32": lambda: ours("SAC compiled fp32", "SAC", buffer, compile=True),
+        "sac-compiled-bf16": lambda: ours("SAC compiled bf16", "SAC", buffer, compile=True, precision="bf16"),
+        "td3-eager-fp32": lambda: ours("TD3 eager fp32", "TD3", buffer),
+        "td3-compiled-fp32": lambda: ours("TD3 compiled fp32", "TD3", buffer, compile=True),
+        "td3-compiled-bf16": lambda: ours("TD3 compiled bf16", "TD3", buffer, compile=True, precision="bf16"),
+    }
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; choose from {sorted(table)}")
+    variants = [table[n]() for n in names]
+    if with_sb3:
+        variants += [sb3("SAC", buffer), sb3("TD3", buffer)]
+    return variants
+
+
+def measure(threads: int, names: list[str], rounds: int, updates: int, with_sb3: bool) -> list[Variant]:
+    torch.set_num_threads(threads)
+    buffer = RandomBuffer()
+    variants = build_variants(names, with_sb3, buffer)
+    for variant in variants:  # one untimed round: steady state before timing
+        variant.run(max(updates // 4, 1))
+    for _ in range(rounds):
+        for variant in variants:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            variant.run(updates)
+            variant.rounds.append(updates / (time.perf_counter() - wall))
+            variant.cpu_rounds.append(updates / (time.thread_time() - cpu))
+    return variants
+
+
+def summarise(threads: int, variants: list[Variant]) -> list[dict[str, object]]:
+    medians = {v.name: statistics.median(v.rounds) for v in variants}
+    rows = []
+    for v in variants:
+        baseline = medians.get(f"SB3 {v.algo}")
+        rows.append({
+            "variant": v.name,
+            "threads": threads,
+            "median_updates_per_s": round(medians[v.name], 1),
+            "best_updates_per_s": round(max(v.rounds), 1),
+            "thread_cpu_updates_per_s": round(statistics.median(v.cpu_rounds), 1) if threads == 1 else None,
+            "ratio_to_sb3": round(medians[v.name] / baseline, 2) if baseline else None,
+            "setup_s": round(v.setup_s, 1),
+            "rounds": [round(r, 1) for r in v.rounds],
+        })
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--updates", type=int, default=200, help="updates per variant per round")
+    parser.add_argument("--variants", nargs="+", default=[
+        "sac-eager-fp32", "sac-compiled-fp32", "sac-compiled-bf16",
+        "td3-eager-fp32", "td3-compiled-fp32", "td3-compiled-bf16"])
+    parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "learner.json")
+    args = parser.parse_args()
+
+    rows: list[dict[str, object]] = []
+    for threads in args.threads:
+        rows += summarise(threads, measure(threads, args.variants, args.rounds, args.updates, not args.no_sb3))
+
+    header = f"{'variant':<20} {'threads':>7} {'median upd/s':>12} {'best':>7} {'cpu-time':>8} {'x SB3':>6} {'setup s':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        cpu = f"{r['thread_cpu_updates_per_s']:.0f}" if r["thread_cpu_updates_per_s"] else "-"
+        ratio = f"{r['ratio_to_sb3']:.2f}" if r["ratio_to_sb3"] else "-"
+        print(f"{r['variant']:<20} {r['threads']:>7} {r['median_updates_per_s']:>12.0f} "
+              f"{r['best_updates_per_s']:>7.0f} {cpu:>8} {ratio:>6} {r['setup_s']:>7.1f}")
+
+    try:
+        import stable_baselines3
+        sb3_version = stable_baselines3.__version__
+    except ImportError:
+        sb3_version = None
+    result = {
+        "setting": {"obs_dim": OBS_DIM, "action_dim": ACTION_DIM, "batch": BATCH, "hidden": list(HIDDEN),
+                    "rounds": args.rounds, "updates_per_round": args.updates},
+        "machine": {"cpu": _cpu_model(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "torch": torch.__version__, "stable_baselines3": sb3_version},
+        "results": rows,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""C99 export for microcontrollers: ``policy.c`` + ``policy.h``, no malloc, no dependencies but libm.
+
+``policy_act(obs, act)`` normalises, runs the MLP (ReLU hidden layers), applies ``tanh`` and
+scales to the action bounds, all in float32. Weights are ``static const float`` arrays (flash
+on a microcontroller); two static scratch buffers as wide as the widest layer are the only RAM.
+
+Each layer's weights are stored in blocks of ``BLOCK`` outputs: for outputs ``j0..j0+BLOCK-1``
+the ``in x BLOCK`` weights follow input by input, so the inner loop updates ``BLOCK``
+accumulators held in registers from one contiguous stream (one load and one multiply-add per
+weight, on a Cortex-M FPU as on x86). The tail block holds the remaining ``out % BLOCK``
+outputs the same way, so nothing is padded: flash is exactly 4 bytes per parameter. Build it
+with ``-O2`` (or ``-Os``): GCC 12's ``-O3`` on x86-64 vectorises the input loop instead and
+ran 4x slower (bench/inference.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from deploy.errors import CompilerError, ExportError
+from deploy.export.mlp_params import MlpPolicyParams, extract_mlp_params
+from deploy.metadata import PolicyMetadata, resolve_metadata
+
+if TYPE_CHECKING:
+    from torch import nn
+
+BLOCK = 8
+"""Outputs computed together per pass over a layer's input (accumulators kept in registers)."""
+STRICT_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+"""The flags the tests compile the generated code with."""
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NUMBERS_PER_LINE = 8
+
+
+@dataclass(frozen=True)
+class CExport:
+    """What ``export_c`` wrote and what it costs on the target."""
+
+    source_path: Path
+    header_path: Path
+    name: str
+    flash_bytes: int
+    """Bytes of ``static const float`` data: weights, biases, normaliser, bounds."""
+    ram_bytes: int
+    """Bytes of the static scratch buffers (stack use of ``policy_act`` is a few dozen bytes more)."""
+    layer_sizes: tuple[int, ...]
+    metadata: PolicyMetadata
+
+
+def export_c(actor: nn.Module, normalizer: nn.Module | None, metadata: Mapping[str, Any], out_dir: str | Path,
+             name: str = "policy") -> CExport:
+    """Write ``<name>.c`` and ``<name>.h`` into ``out_dir`` (created if needed).
+
+    name: a C identifier; the function is ``<name>_act`` and the macros ``<NAME>_OBS_DIM`` etc.
+    metadata: as for ``export_onnx`` (keys of ``deploy.metadata.GIVEN_KEYS``).
+    Raises ExportError for an invalid name or an actor that is not a plain MLP policy, and
+    MetadataError if the metadata does not fit it.
+    """
+    if not _IDENTIFIER.match(name):
+        raise ExportError(f"name {name!r} is not a C identifier")
+    params = extract_mlp_params(actor, normalizer)
+    resolved = resolve_metadata(metadata, params.obs_dim, params.action_bias - params.action_scale,
+                                params.action_bias + params.action_scale, params.normalizes)
+    return write_c(params, resolved, out_dir, name)
+
+
+def write_c(params: MlpPolicyParams, metadata: PolicyMetadata, out_dir: str | Path, name: str = "policy") -> CExport:
+    """``export_c`` from already extracted arrays and resolved metadata."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    width = scratch_width(params)
+    flash = 4 * sum(a.size for a in params.arrays())
+    ram = 4 * 2 * width
+    result = CExport(out_dir / f"{name}.c", out_dir / f"{name}.h", name, flash, ram, tuple(params.layer_sizes),
+                     metadata)
+    result.header_path.write_text(_header(params, metadata, result))
+    result.source_path.write_text(_source(params, metadata, result, width))
+    return result
+
+
+def scratch_width(params: MlpPolicyParams) -> int:
+    """Floats per scratch buffer: the widest layer output (or the normalised observation)."""
+    widths = [int(w.shape[1]) for w in params.weights]
+    return max(widths + ([params.obs_dim] if params.normalizes else []))
+
+
+def pack_weights(weight: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """``(in, out)`` weights in the order ``dense`` reads them: per block of outputs, input by input."""
+    n_out = weight.shape[1]
+    blocks = [weight[:, j0:j0 + block].ravel() for j0 in range(0, n_out, block)]
+    return np.concatenate(blocks).astype(np.float32)
+
+
+# -- code generation ------------------------------------------------------------------------------
+def _header(params: MlpPolicyParams, md: PolicyMetadata, result: CExport) -> str:
+    prefix = result.name.upper()
+    guard = f"{prefix}_H_"
+    lines = [f"/* {result.header_path.name}: a deterministic robot_rl policy in dependency-free C99.",
+             f" * Generated by robot_rl {md.library_version} (deploy.export.c_export) at {md.export_time}.",
+             " * Do not edit: export the checkpoint again.", " *"]
+    for label, value in (("task", md.task_id), ("robot", md.robot_id), ("algorithm", md.algorithm),
+                         ("control rate (Hz)", md.control_rate_hz), ("checkpoint sha256", md.checkpoint_sha256),
+                         ("config hash", md.config_hash)):
+        lines.append(f" * {label}: {_comment('unknown' if value is None else value)}")
+    lines += [" *", f" * Network: {' -> '.join(map(str, params.layer_sizes))}, ReLU between layers, tanh on the "
+              "output, scaled to the action bounds.",
+              f" * Observation normalisation: {'inside ' + result.name + '_act' if params.normalizes else 'none'};"
+              " pass raw observations.",
+              f" * Flash (const data): {result.flash_bytes} bytes. RAM (static scratch): {result.ram_bytes} bytes,",
+              f" * plus about {4 * BLOCK + 64} bytes of stack. Build with -O2 (or -Os) and the part's FPU flags;",
+              " * link libm (tanhf).", " *",
+              f" * Observation, {md.observation.size} floats, in the env's units:"]
+    lines += _spec_lines(md.observation.names, md.observation.low, md.observation.high)
+    lines.append(f" * Action, {md.action.size} floats, in the env's units (always within these bounds):")
+    lines += _spec_lines(md.action.names, md.action.low, md.action.high)
+    lines += [" */", f"#ifndef {guard}", f"#define {guard}", "",
+              f"#define {prefix}_OBS_DIM {params.obs_dim}",
+              f"#define {prefix}_ACT_DIM {params.act_dim}",
+              f"#define {prefix}_WEIGHT_BYTES {result.flash_bytes}u",
+              f"#define {prefix}_SCRATCH_BYTES {result.ram_bytes}u"]
+    if md.control_rate_hz is not None:
+        lines.append(f"#define {prefix}_CONTROL_RATE_HZ {_c_float(md.control_rate_hz)[:-1]}")
+    for key in ("task_id", "robot_id", "algorithm", "checkpoint_sha256", "config_hash", "library_version",
+                "export_time"):
+        value = getattr(md, key)
+        if value is not None:
+            lines.append(f"#define {prefix}_{key.upper()} {_c_string(value)}")
+    lines += [f"#define {prefix}_ACTION_LOW {{ {', '.join(_c_float(v) for v in md.action.low)} }}",
+              f"#define {prefix}_ACTION_HIGH {{ {', '.join(_c_float(v) for v in md.action.high)} }}",
+              "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+              f"/* act[{prefix}_ACT_DIM] = policy(obs[{prefix}_OBS_DIM]). obs and act may be the same array.",
+              " * Uses static scratch buffers: not reentrant; call it from one thread (or one ISR) only. */",
+              f"void {result.name}_act(const float *obs, float *act);", "",
+              "#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {guard} */", ""]
+    return "\n".join(lines)
+
+
+def _spec_lines(names: Sequence[str], low: Sequence[float], high: Sequence[float]) -> list[str]:
+    width = max(len(_comment(n)) for n in names)
+    return [f" *   [{i:>3}] {_comment(n):<{width}}  low {lo:<12.6g} high {hi:.6g}"
+            for i, (n, lo, hi) in enumerate(zip(names, low, high))]
+
+
+_DENSE = """\
+#if defined(FP_FAST_FMAF) || defined(__FP_FAST_FMAF)
+/* A fused multiply-add is as fast as a multiply: use it, rounding once as onnxruntime does. */
+#define MULTIPLY_ADD(acc, w, x) ((acc) = fmaf((w), (x), (acc)))
+#else
+#define MULTIPLY_ADD(acc, w, x) ((acc) += (w) * (x))
+#endif
+
+/* y[n_out] = x[n_in] . w + b, then ReLU if relu. w is packed by pack_weights: blocks of BLOCK
+ * outputs, input by input; the last block holds n_out % BLOCK outputs. The sum runs over the
+ * inputs in order and the bias comes last, the order of onnxruntime's kernels, so that results
+ * agree to float32 rounding even for huge activations. NaN propagates as in torch. */
+static void dense(const float *w, const float *b, const float *x, float *y, int n_in, int n_out, int relu)
+{
+    float acc[BLOCK];
+    int j0, i, k, width;
+    for (j0 = 0; j0 < n_out; j0 += width) {
+        const float *p = w + (long)j0 * n_in;
+        width = n_out - j0 < BLOCK ? n_out - j0 : BLOCK;
+        for (k = 0; k < BLOCK; ++k) acc[k] = 0.0f;
+        if (width == BLOCK) {
+            for (i = 0; i < n_in; ++i, p += BLOCK) {
+                const float xi = x[i];
+                for (k = 0; k < BLOCK; ++k) MULTIPLY_ADD(acc[k], p[k], xi);
+            }
+        } else {
+            for (i = 0; i < n_in; ++i, p += width) {
+                const float xi = x[i];
+                for (k = 0; k < width; ++k) MULTIPLY_ADD(acc[k], p[k], xi);
+            }
+        }
+        for (k = 0; k < width; ++k) {
+            const float v = acc[k] + b[j0 + k];
+            y[j0 + k] = relu && v < 0.0f ? 0.0f : v;
+        }
+    }
+}
+"""
+
+
+def _source(params: MlpPolicyParams, md: PolicyMetadata, result: CExport, width: int) -> str:
+    prefix = result.name.upper()
+    out = [f"/* {result.source_path.name}: generated by robot_rl {md.library_version} at {md.export_time}; "
+           f"see {result.header_path.name}. Do not edit. */",
+           f'#include "{result.header_path.name}"', "", "#include <math.h>", "",
+           f"enum {{ BLOCK = {BLOCK}, SCRATCH = {width} }};", ""]
+    if params.normalizes:
+        out += [_array("obs_shift", params.obs_shift), _array("obs_inv_scale", params.obs_inv_scale),
+                f"static const float obs_clip = {_c_float(params.obs_clip)};", ""]
+    for k, (weight, bias) in enumerate(zip(params.weights, params.biases)):
+        out += [f"/* layer {k}: {weight.shape[0]} -> {weight.shape[1]} */",
+                _array(f"w{k}", pack_weights(weight)), _array(f"b{k}", bias), ""]
+    out += [_array("action_scale", params.action_scale), _array("action_bias", params.action_bias), "",
+            "static float scratch_a[SCRATCH];", "static float scratch_b[SCRATCH];", "", _DENSE,
+            f"void {result.name}_act(const float *obs, float *act)", "{", "    int i;"]
+    source = "obs"
+    if params.normalizes:
+        out += [f"    for (i = 0; i < {prefix}_OBS_DIM; ++i) {{",
+                "        const float v = (obs[i] - obs_shift[i]) * obs_inv_scale[i];",
+                "        scratch_a[i] = v < -obs_clip ? -obs_clip : (v > obs_clip ? obs_clip : v);", "    }"]
+        source = "scratch_a"
+    last = len(params.weights) - 1
+    for k, weight in enumerate(params.weights):
+        target = "scratch_b" if source != "scratch_b" else "scratch_a"
+        out.append(f"    dense(w{k}, b{k}, {source}, {target}, {weight.shape[0]}, {weight.shape[1]}, "
+                   f"{0 if k == last else 1});")
+        source = target
+    out += [f"    for (i = 0; i < {prefix}_ACT_DIM; ++i) act[i] = action_bias[i] + tanhf({source}[i]) * "
+            "action_scale[i];", "}", ""]
+    return "\n".join(out)
+
+
+def _array(name: str, values: np.ndarray) -> str:
+    flat = np.asarray(values, dtype=np.float32).ravel()
+    rows = [", ".join(_c_float(v) for v in flat[i:i + _NUMBERS_PER_LINE])
+            for i in range(0, flat.size, _NUMBERS_PER_LINE)]
+    return f"static const float {name}[{flat.size}] = {{\n    " + ",\n    ".join(rows) + "\n};"
+
+
+def _c_float(value: float) -> str:
+    """A float32 C literal that reads back to the same float32 (9 significant digits)."""
+    if not math.isfinite(value):
+        raise ExportError(f"cannot write the non-finite value {value} into C")
+    text = f"{float(np.float32(value)):.9g}"
+    if "." not in text and "e" not in text:
+        text += ".0"
+    return text + "f"
+
+
+def _comment(value: object) -> str:
+    """Printable ASCII that cannot end a C comment."""
+    text = str(value).encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if c.isprintable() else "?" for c in text).replace("*/", "*_/")
+
+
+def _c_string(value: str) -> str:
+    escaped = _comment(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+# -- building and calling it on the host (parity checks, benchmarks) ------------------------------
+def host_has_fma() -> bool:
+    """Whether this (Linux) host's CPU has fused multiply-add: x86-64 with the ``fma`` flag, or aarch64."""
+    machine = platform.machine().lower()
+    if machine in ("aarch64", "arm64"):
+        return True
+    if machine not in ("x86_64", "amd64"):
+        return False
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(line.startswith("flags") and " fma " in f"{line} " for line in cpuinfo.splitlines())
+
+
+def host_flags() -> tuple[str, ...]:
+    """``STRICT_FLAGS``, plus ``-mfma`` on an x86-64 host that has it.
+
+    With fused multiply-adds the C code rounds as onnxruntime does, so a host parity check
+    compares the arithmetic itself (about 2e-7) rather than float32 rounding noise, which
+    without a normaliser grows with the activations (about 4e-4 at observations of 1e4).
+    A Cortex-M4F/M7 build gets them from ``-mfpu`` (``__FP_FAST_FMAF``).
+    """
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    return STRICT_FLAGS + (("-mfma",) if x86 and host_has_fma() else ())
+
+
+def find_compiler() -> str | None:
+    """``$CC``, else ``cc``, else ``gcc`` on PATH; None if there is none."""
+    for candidate in (os.environ.get("CC"), "cc", "gcc"):
+        if candidate and shutil.which(candidate):
+            return candidate
+    return None
+
+
+def compile_c(sources: Sequence[str | Path], out_path: str | Path, flags: Sequence[str] = STRICT_FLAGS,
+              shared: bool = True, compiler: str | None = None) -> Path:
+    """Compile ``sources`` into a shared library (or an executable) with the host compiler.
+
+    Raises CompilerError if no compiler is found or it reports an error (its output included).
+    """
+    compiler = compiler or find_compiler()
+    if compiler is None:
+        raise CompilerError("no C compiler found (set CC, or install gcc)")
+    command = [compiler, *flags, *(["-shared", "-fPIC"] if shared else []), *map(str, sources),
+               "-o", str(out_path), "-lm"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CompilerError(f"{' '.join(command)} failed: {exc}") from exc
+    if done.returncode != 0:
+        raise CompilerError(f"{' '.join(command)} exited with {done.returncode}:\n{done.stderr.strip()}")
+    return Path(out_path)
+
+
+class CPolicy:
+    """A compiled C export called through ctypes: ``policy(obs)`` as for ``OnnxPolicy``.
+
+    library: the shared library built from ``<name>.c``. Raises CompilerError if the library
+    cannot be loaded or lacks ``<name>_act``.
+    """
+
+    def __init__(self, library: str | Path, name: str, obs_dim: int, act_dim: int):
+        try:
+            self._lib = ctypes.CDLL(str(Path(library).resolve()))
+            self._act_fn = getattr(self._lib, f"{name}_act")
+        except (OSError, AttributeError) as exc:
+            raise CompilerError(f"cannot load {name}_act from {library}: {exc}") from exc
+        self._act_fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self._act_fn.restype = None
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self._obs = np.zeros(obs_dim, dtype=np.float32)
+        self._act = np.zeros(act_dim, dtype=np.float32)
+        self._obs_ptr, self._act_ptr = self._obs.ctypes.data, self._act.ctypes.data
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.ndim == 1:
+            self._obs[:] = obs
+            self._act_fn(self._obs_ptr, self._act_ptr)
+            return self._act.copy()
+        out = np.empty((len(obs), self.act_dim), dtype=np.float32)
+        for row, target in zip(obs, out):
+            self._obs[:] = row
+            self._act_fn(self._obs_ptr, self._act_ptr)
+            target[:] = self._act
+        return out

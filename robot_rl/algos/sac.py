@@ -1,0 +1,356 @@
+"""Soft Actor-Critic learner, with the REDQ and DroQ critic variants as options.
+
+The learner never touches an environment: ``update`` turns a ``Batch`` into parameter
+updates and ``act`` turns observations into actions. Haarnoja et al. 2018 (SAC with
+automatic temperature), Chen et al. 2021 (REDQ: ``N`` critics, target minimum over a
+random subset of ``m``), Hiraoka et al. 2022 (DroQ: dropout and LayerNorm in the critics).
+
+An update is written functionally: gradients come from ``torch.func.grad`` and go to a
+functional Adam, so the critic step and the actor step are each one function of tensors
+that ``torch.compile`` can turn into one graph (``SACConfig.compile``). The maths lives in
+the small pure functions below and in ``squashed_gaussian``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.func import functional_call, grad_and_value
+
+from robot_rl.algos.adam import Adam
+from robot_rl.algos.batch import Batch
+from robot_rl.algos.checkpoint import check_keys, load_part
+from robot_rl.algos.config_checks import check
+from robot_rl.algos.errors import CheckpointError
+from robot_rl.algos.networks import CriticEnsemble, SquashedGaussianActor
+from robot_rl.algos.normalizer import ObservationNormalizer
+from robot_rl.algos.precision import Precision, hidden_matmul_dtype
+from robot_rl.algos.squashed_gaussian import squashed_sample
+from robot_rl.algos.target_networks import frozen_copy, polyak_update
+
+__all__ = ["SAC", "SACConfig", "polyak_update", "soft_target", "temperature_loss"]
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    """Hyper-parameters of ``SAC``. The update-to-data ratio is the caller's: it calls ``update`` that often."""
+
+    gamma: float = 0.99
+    """One-step discount. The learner reads each sample's ``gamma ** n`` from
+    ``Batch.discount``; the replay uses this value to build it."""
+    tau: float = 0.005
+    """Polyak rate of the target critics: ``target <- (1 - tau) target + tau critic``."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the policy."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics."""
+    alpha_lr: float = 3e-4
+    """Adam learning rate of ``log(alpha)`` (used only with ``auto_alpha``)."""
+    batch_size: int = 256
+    """Transitions per update (the replay sampler's batch size)."""
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the actor and of each critic."""
+    target_entropy: float | None = None
+    """Entropy the temperature is tuned towards, in nats; None means ``-action_dim``."""
+    init_alpha: float = 1.0
+    """Initial temperature ``alpha`` (> 0)."""
+    auto_alpha: bool = True
+    """Tune ``alpha`` by gradient descent on the temperature loss; otherwise keep ``init_alpha``."""
+    n_critics: int = 2
+    """Critics in the ensemble: 2 for SAC and DroQ, e.g. 10 for REDQ."""
+    critic_subset: int | None = None
+    """REDQ's ``m``: the target takes the minimum over this many target critics, drawn
+    afresh each update (only those are evaluated). None: the minimum over all ``n_critics``."""
+    actor_q_reduction: Literal["min", "mean"] = "min"
+    """How the actor loss combines the critics: ``min`` (SAC, DroQ) or ``mean`` (REDQ)."""
+    critic_dropout: float = 0.0
+    """Dropout rate in each critic hidden layer (DroQ: 0.01; 0 disables)."""
+    critic_layer_norm: bool = False
+    """LayerNorm after each critic hidden layer (DroQ: True)."""
+    actor_update_interval: int = 1
+    """Update the actor and temperature once every this many critic updates (REDQ: the UTD ratio)."""
+    target_update_interval: int = 1
+    """Polyak-update the target critics once every this many critic updates."""
+    log_std_min: float = -5.0
+    """Lower end of the policy's log standard deviation (pre-squash units)."""
+    log_std_max: float = 2.0
+    """Upper end of the policy's log standard deviation."""
+    precision: Precision = "fp32"
+    """``fp32`` or ``bf16`` hidden matmuls (see ``robot_rl.algos.precision``)."""
+    compile: bool = False
+    """Run the critic and actor steps through ``torch.compile`` (one graph each). The first
+    update then takes tens of seconds to compile; later ones are faster (see bench/learner.py).
+    Needs a C++ compiler at run time."""
+    device: str = "cpu"
+    """Torch device of the networks and of the batches given to ``update``."""
+    seed: int = 0
+    """Seed of the learner's random generator (policy noise, REDQ subsets). DroQ dropout
+    masks come from torch's global generator."""
+
+    def __post_init__(self) -> None:
+        check(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")
+        check(0.0 < self.tau <= 1.0, "tau", self.tau, "in (0, 1]")
+        for name in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha"):
+            check(getattr(self, name) > 0.0, name, getattr(self, name), "positive")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
+        check(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+              "hidden_sizes", self.hidden_sizes, "one or more positive widths")
+        check(self.n_critics >= 1, "n_critics", self.n_critics, "at least 1")
+        if self.critic_subset is not None:
+            check(1 <= self.critic_subset <= self.n_critics, "critic_subset", self.critic_subset,
+                  f"between 1 and n_critics={self.n_critics}")
+        check(self.actor_q_reduction in ("min", "mean"), "actor_q_reduction", self.actor_q_reduction,
+              "'min' or 'mean'")
+        check(0.0 <= self.critic_dropout < 1.0, "critic_dropout", self.critic_dropout, "in [0, 1)")
+        check(self.actor_update_interval >= 1, "actor_update_interval", self.actor_update_interval, "at least 1")
+        check(self.target_update_interval >= 1, "target_update_interval", self.target_update_interval,
+              "at least 1")
+        check(self.log_std_min < self.log_std_max, "log_std_min", self.log_std_min,
+              f"below log_std_max={self.log_std_max}")
+        check(self.precision in ("fp32", "bf16"), "precision", self.precision, "'fp32' or 'bf16'")
+
+
+def soft_target(
+    next_q: torch.Tensor,
+    next_log_prob: torch.Tensor,
+    reward: torch.Tensor,
+    done: torch.Tensor,
+    discount: torch.Tensor,
+    alpha: torch.Tensor | float,
+    subset: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The soft Bellman target ``r + discount (1 - done) (min_i Q_i(s', a') - alpha log pi(a'|s'))``.
+
+    next_q: ``(N, B)`` target-critic values at the next observation and a fresh policy action.
+    subset: optional indices into the ``N`` critics; the minimum is over those only (REDQ).
+    next_log_prob, reward, done, discount: ``(B,)``; ``discount`` is ``gamma ** n``.
+    Returns ``(B,)``; treat it as a constant (no gradient should flow through it).
+    """
+    if subset is not None:
+        next_q = next_q.index_select(0, subset)
+    soft_value = next_q.amin(dim=0) - alpha * next_log_prob
+    return torch.addcmul(reward, discount * (1.0 - done), soft_value)
+
+
+def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    """``-log_alpha * mean(log_prob + target_entropy)``.
+
+    Its gradient in ``log_alpha`` is ``entropy - target_entropy`` with ``entropy = -mean(log_prob)``,
+    so descent raises alpha when the policy's entropy is below the target and lowers it
+    above. log_prob is treated as a constant. Returns a scalar.
+    """
+    return -log_alpha * (log_prob.detach().mean() + target_entropy)
+
+
+def ensemble_mse(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``sum_i 0.5 * mean_b (q[i, b] - target[b])^2``: each critic regresses on the same target."""
+    return 0.5 * (q - target).square().mean(dim=1).sum()
+
+
+class SAC:
+    """SAC learner: a squashed-Gaussian actor, an ensemble of critics and their targets.
+
+    obs_dim: observation size; action_low/high: ``(A,)`` finite bounds of the env's actions.
+    normalizer: optional observation normaliser applied to every observation the learner
+        sees (the caller updates its statistics); saved in ``state_dict``.
+    The networks' parameters do not require grad: updates change them in place.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_low: Sequence[float] | np.ndarray,
+        action_high: Sequence[float] | np.ndarray,
+        config: SACConfig = SACConfig(),
+        normalizer: ObservationNormalizer | None = None,
+    ):
+        self.config = config
+        self.device = torch.device(config.device)
+        self.actor = SquashedGaussianActor(obs_dim, action_low, action_high, config.hidden_sizes,
+                                           config.log_std_min, config.log_std_max).to(self.device)
+        self.action_dim = self.actor.action_dim
+        self.critic = CriticEnsemble(obs_dim, self.action_dim, config.hidden_sizes, config.n_critics,
+                                     config.critic_dropout, config.critic_layer_norm).to(self.device)
+        self.critic_target = frozen_copy(self.critic)
+        for module in (self.actor, self.critic):
+            module.requires_grad_(False)
+        self.normalizer = normalizer.to(self.device) if normalizer is not None else None
+        self.target_entropy = float(-self.action_dim if config.target_entropy is None else config.target_entropy)
+        self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device)
+        self._actor_params = dict(self.actor.named_parameters())
+        self._critic_params = dict(self.critic.named_parameters())
+        self._critic_param_list = list(self._critic_params.values())
+        self._target_params = list(self.critic_target.parameters())
+        self.actor_optimizer = Adam(list(self._actor_params.values()), config.actor_lr)
+        self.critic_optimizer = Adam(list(self._critic_params.values()), config.critic_lr)
+        self.alpha_optimizer = Adam([self.log_alpha], config.alpha_lr) if config.auto_alpha else None
+        self.num_updates = 0
+        self.num_actor_updates = 0
+        self._generator = torch.Generator(self.device).manual_seed(config.seed)
+        self._act_generator = torch.Generator(self.device).manual_seed(config.seed + 1)
+        self._hidden_dtype = hidden_matmul_dtype(config.precision)
+        self._step = self._step_eager
+        if config.compile:
+            self._step = torch.compile(self._step_eager, fullgraph=True, dynamic=False)
+
+    @property
+    def alpha(self) -> float:
+        """The current temperature."""
+        return float(self.log_alpha.exp())
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One critic update, plus an actor and temperature update every ``actor_update_interval``.
+
+        Returns metrics: ``critic_loss`` and ``q_mean`` (mean over critics and batch) always;
+        ``actor_loss``, ``alpha`` (the value used in this update), ``entropy`` (``-mean log_prob``)
+        and, with ``auto_alpha``, ``alpha_loss`` when the actor was updated.
+        """
+        cfg = self.config
+        obs, action, reward, next_obs, done, discount = batch
+        if self.normalizer is not None:
+            obs, next_obs = self.normalizer(obs), self.normalizer(next_obs)
+        update_actor = self.num_updates % cfg.actor_update_interval == 0
+        update_target = self.num_updates % cfg.target_update_interval == 0
+        next_noise = self._noise(len(next_obs))
+        noise = self._noise(len(obs)) if update_actor else None
+        values = self._step(obs, action, reward, next_obs, done, discount, next_noise, noise,
+                            self.sample_critic_subset(), update_actor, update_target)
+        self.num_updates += 1
+        self.num_actor_updates += int(update_actor)
+        names = ["critic_loss", "q_mean"]
+        if update_actor:
+            names += ["actor_loss", "alpha", "entropy"] + (["alpha_loss"] if cfg.auto_alpha else [])
+        # One conversion for all metrics rather than one .item() each.
+        return dict(zip(names, values.tolist()))
+
+    def update_many(self, batches: Sequence[Batch]) -> dict[str, float]:
+        """``update`` on each batch in turn; returns each metric averaged over the updates that reported it."""
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for batch in batches:
+            for key, value in self.update(batch).items():
+                sums[key] = sums.get(key, 0.0) + value
+                counts[key] = counts.get(key, 0) + 1
+        return {key: sums[key] / counts[key] for key in sums}
+
+    def sample_critic_subset(self) -> torch.Tensor | None:
+        """Indices of ``critic_subset`` distinct critics drawn uniformly, or None to use all."""
+        m = self.config.critic_subset
+        if m is None or m == self.config.n_critics:
+            return None
+        return torch.randperm(self.config.n_critics, generator=self._generator, device=self.device)[:m]
+
+    def _noise(self, batch_size: int) -> torch.Tensor:
+        return torch.randn((batch_size, self.action_dim), generator=self._generator, device=self.device)
+
+    def compute_target(self, next_obs: torch.Tensor, reward: torch.Tensor, done: torch.Tensor,
+                       discount: torch.Tensor, next_noise: torch.Tensor, members: torch.Tensor | None
+                       ) -> torch.Tensor:
+        """The soft target ``(B,)``: a fresh action from ``next_noise`` and the minimum over the
+        target critics in ``members`` (all if None), which are the only ones evaluated."""
+        next_action, next_log_prob = self.actor.sample(next_obs, next_noise, hidden_dtype=self._hidden_dtype)
+        next_q = self.critic_target(next_obs, next_action, members=members, hidden_dtype=self._hidden_dtype)
+        return soft_target(next_q, next_log_prob, reward, done, discount, self.log_alpha.exp())
+
+    def _critic_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor, action: torch.Tensor,
+                     target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        q = functional_call(self.critic, params, (obs, action), {"hidden_dtype": self._hidden_dtype})
+        return ensemble_mse(q, target), q.mean()
+
+    def _step_eager(self, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, next_obs: torch.Tensor,
+                    done: torch.Tensor, discount: torch.Tensor, next_noise: torch.Tensor, noise: torch.Tensor | None,
+                    members: torch.Tensor | None, update_actor: bool, update_target: bool) -> torch.Tensor:
+        """The whole update as one function of tensors (what ``compile`` compiles); returns the metrics stacked."""
+        target = self.compute_target(next_obs, reward, done, discount, next_noise, members)
+        grads, (loss, q_mean) = grad_and_value(self._critic_loss, has_aux=True)(
+            self._critic_params, obs, action, target)
+        self.critic_optimizer.step(list(grads.values()))
+        metrics = [loss, q_mean]
+        if update_actor and noise is not None:
+            metrics += self._actor_step(obs, noise)
+        if update_target:
+            polyak_update(self._target_params, self._critic_param_list, self.config.tau)
+        return torch.stack(metrics)
+
+    def _actor_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor, noise: torch.Tensor,
+                    alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = functional_call(self.actor, params, (obs,), {"hidden_dtype": self._hidden_dtype})
+        action, log_prob = squashed_sample(mean, log_std, noise, self.actor.action_scale, self.actor.action_bias)
+        q = self.critic(obs, action, hidden_dtype=self._hidden_dtype)
+        q = q.amin(dim=0) if self.config.actor_q_reduction == "min" else q.mean(dim=0)
+        return (alpha * log_prob - q).mean(), log_prob
+
+    def _actor_step(self, obs: torch.Tensor, noise: torch.Tensor) -> list[torch.Tensor]:
+        alpha = self.log_alpha.exp()
+        grads, (loss, log_prob) = grad_and_value(self._actor_loss, has_aux=True)(
+            self._actor_params, obs, noise, alpha)
+        self.actor_optimizer.step(list(grads.values()))
+        metrics = [loss, alpha, -log_prob.mean()]
+        if self.alpha_optimizer is not None:
+            alpha_grad, alpha_loss = grad_and_value(temperature_loss)(self.log_alpha, log_prob, self.target_entropy)
+            self.alpha_optimizer.step([alpha_grad])
+            metrics.append(alpha_loss)
+        return metrics
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Action(s) for observation(s) ``(obs_dim,)`` or ``(B, obs_dim)``, as float32 numpy.
+
+        deterministic: ``scale * tanh(mean) + bias`` (evaluation, deployment); otherwise a draw
+        from the policy (exploration). Always float32, whatever ``precision``.
+        """
+        with torch.inference_mode():
+            obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            single = obs_t.ndim == 1
+            if single:
+                obs_t = obs_t.unsqueeze(0)
+            if self.normalizer is not None:
+                obs_t = self.normalizer(obs_t)
+            if deterministic:
+                action = self.actor.deterministic(obs_t)
+            else:
+                action, _ = self.actor.sample(obs_t, generator=self._act_generator)
+            return (action[0] if single else action).cpu().numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly: networks, targets, optimisers,
+        temperature, counters, random generator states and the normaliser."""
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "log_alpha": self.log_alpha.clone(),
+            "alpha_optimizer": self.alpha_optimizer.state_dict() if self.alpha_optimizer else None,
+            "num_updates": self.num_updates,
+            "num_actor_updates": self.num_actor_updates,
+            "generator": self._generator.get_state(),
+            "act_generator": self._act_generator.get_state(),
+            "normalizer": self.normalizer.state_dict() if self.normalizer is not None else None,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a ``state_dict`` in place. Raises CheckpointError if an entry is missing or does not fit."""
+        check_keys(state, ("actor", "critic", "critic_target", "actor_optimizer", "critic_optimizer",
+                           "log_alpha", "alpha_optimizer", "num_updates", "num_actor_updates",
+                           "generator", "act_generator", "normalizer"), "SAC")
+        if (self.normalizer is None) != (state["normalizer"] is None):
+            raise CheckpointError("SAC state dict and learner disagree on having an observation normaliser")
+        if (self.alpha_optimizer is None) != (state["alpha_optimizer"] is None):
+            raise CheckpointError("SAC state dict and learner disagree on auto_alpha")
+        for key in ("actor", "critic", "critic_target", "actor_optimizer", "critic_optimizer"):
+            load_part(getattr(self, key), state, key, "SAC")
+        if self.alpha_optimizer is not None:
+            load_part(self.alpha_optimizer, state, "alpha_optimizer", "SAC")
+        if self.normalizer is not None:
+            load_part(self.normalizer, state, "normalizer", "SAC")
+        self.log_alpha.copy_(state["log_alpha"])
+        self.num_updates = int(state["num_updates"])
+        self.num_actor_updates = int(state["num_actor_updates"])
+        self._generator.set_state(state["generator"])
+        self._act_generator.set_state(state["act_generator"])

@@ -1,0 +1,270 @@
+"""Twin Delayed DDPG (Fujimoto et al. 2018): clipped double Q, target policy smoothing,
+delayed actor and target updates. Same interface as ``SAC``; written the same functional
+way, so each step can be compiled (``TD3Config.compile``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.func import functional_call, grad_and_value
+
+from robot_rl.algos.adam import Adam
+from robot_rl.algos.batch import Batch
+from robot_rl.algos.checkpoint import check_keys, load_part
+from robot_rl.algos.config_checks import check
+from robot_rl.algos.errors import CheckpointError
+from robot_rl.algos.networks import CriticEnsemble, DeterministicActor
+from robot_rl.algos.normalizer import ObservationNormalizer
+from robot_rl.algos.precision import Precision, hidden_matmul_dtype
+from robot_rl.algos.target_networks import frozen_copy, polyak_update
+
+__all__ = ["TD3", "TD3Config", "clipped_double_q_target", "smoothed_target_action"]
+
+
+@dataclass(frozen=True)
+class TD3Config:
+    """Hyper-parameters of ``TD3``. Noise scales are fractions of the action half-range ``(high - low) / 2``."""
+
+    gamma: float = 0.99
+    """One-step discount; the replay uses it to build ``Batch.discount = gamma ** n``."""
+    tau: float = 0.005
+    """Polyak rate of the target actor and critics."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the policy."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critics."""
+    batch_size: int = 256
+    """Transitions per update (the replay sampler's batch size)."""
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the actor and of each critic."""
+    policy_noise: float = 0.2
+    """Standard deviation of the target policy smoothing noise."""
+    noise_clip: float = 0.5
+    """The smoothing noise is clipped to ``+-noise_clip``."""
+    exploration_noise: float = 0.1
+    """Standard deviation of the Gaussian noise ``act(..., deterministic=False)`` adds."""
+    policy_delay: int = 2
+    """Update the actor and the targets once every this many critic updates."""
+    n_critics: int = 2
+    """Critics; the target takes the minimum over all of them, the actor follows the first."""
+    precision: Precision = "fp32"
+    """``fp32`` or ``bf16`` hidden matmuls (see ``robot_rl.algos.precision``)."""
+    compile: bool = False
+    """Run the critic and actor steps through ``torch.compile`` (see ``SACConfig.compile``)."""
+    device: str = "cpu"
+    """Torch device of the networks and of the batches given to ``update``."""
+    seed: int = 0
+    """Seed of the learner's random generators (smoothing and exploration noise)."""
+
+    def __post_init__(self) -> None:
+        check(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")
+        check(0.0 < self.tau <= 1.0, "tau", self.tau, "in (0, 1]")
+        for name in ("actor_lr", "critic_lr"):
+            check(getattr(self, name) > 0.0, name, getattr(self, name), "positive")
+        for name in ("policy_noise", "noise_clip", "exploration_noise"):
+            check(getattr(self, name) >= 0.0, name, getattr(self, name), "non-negative")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
+        check(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
+              "hidden_sizes", self.hidden_sizes, "one or more positive widths")
+        check(self.policy_delay >= 1, "policy_delay", self.policy_delay, "at least 1")
+        check(self.n_critics >= 1, "n_critics", self.n_critics, "at least 1")
+        check(self.precision in ("fp32", "bf16"), "precision", self.precision, "'fp32' or 'bf16'")
+
+
+def smoothed_target_action(
+    target_action: torch.Tensor,
+    noise: torch.Tensor,
+    noise_clip: torch.Tensor | float,
+    action_low: torch.Tensor,
+    action_high: torch.Tensor,
+) -> torch.Tensor:
+    """``clip(target_action + clip(noise, -noise_clip, noise_clip), low, high)``.
+
+    All in action units: target_action and noise ``(B, A)``; noise_clip a scalar or ``(A,)``;
+    bounds ``(A,)``. Returns ``(B, A)``.
+    """
+    clip = torch.as_tensor(noise_clip, dtype=noise.dtype, device=noise.device)
+    noise = torch.clamp(noise, -clip, clip)
+    return torch.clamp(target_action + noise, action_low, action_high)
+
+
+def clipped_double_q_target(next_q: torch.Tensor, reward: torch.Tensor, done: torch.Tensor,
+                            discount: torch.Tensor) -> torch.Tensor:
+    """``r + discount (1 - done) min_i Q_i(s', a')``. next_q ``(N, B)``; the rest ``(B,)``; returns ``(B,)``."""
+    return torch.addcmul(reward, discount * (1.0 - done), next_q.amin(dim=0))
+
+
+class TD3:
+    """TD3 learner: a deterministic actor, an ensemble of critics, and targets of both.
+
+    Arguments as for ``SAC``. The networks' parameters do not require grad: updates change
+    them in place.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_low: Sequence[float] | np.ndarray,
+        action_high: Sequence[float] | np.ndarray,
+        config: TD3Config = TD3Config(),
+        normalizer: ObservationNormalizer | None = None,
+    ):
+        self.config = config
+        self.device = torch.device(config.device)
+        self.actor = DeterministicActor(obs_dim, action_low, action_high, config.hidden_sizes).to(self.device)
+        self.action_dim = self.actor.action_dim
+        self.critic = CriticEnsemble(obs_dim, self.action_dim, config.hidden_sizes, config.n_critics).to(self.device)
+        self.actor_target = frozen_copy(self.actor)
+        self.critic_target = frozen_copy(self.critic)
+        for module in (self.actor, self.critic):
+            module.requires_grad_(False)
+        self.normalizer = normalizer.to(self.device) if normalizer is not None else None
+        self._action_low = torch.empty_like(self.actor.action_scale)
+        self._action_high = torch.empty_like(self.actor.action_scale)
+        self._policy_noise_std = torch.empty_like(self.actor.action_scale)
+        self._noise_clip = torch.empty_like(self.actor.action_scale)
+        self._derive_from_bounds()
+        self._actor_params = dict(self.actor.named_parameters())
+        self._critic_params = dict(self.critic.named_parameters())
+        self._polyak_pairs = (list(self.critic_target.parameters()) + list(self.actor_target.parameters()),
+                              list(self.critic.parameters()) + list(self.actor.parameters()))
+        self.actor_optimizer = Adam(list(self._actor_params.values()), config.actor_lr)
+        self.critic_optimizer = Adam(list(self._critic_params.values()), config.critic_lr)
+        self.num_updates = 0
+        self.num_actor_updates = 0
+        self._generator = torch.Generator(self.device).manual_seed(config.seed)
+        self._act_generator = torch.Generator(self.device).manual_seed(config.seed + 1)
+        self._hidden_dtype = hidden_matmul_dtype(config.precision)
+        self._step = self._step_eager
+        if config.compile:
+            self._step = torch.compile(self._step_eager, fullgraph=True, dynamic=False)
+
+    @torch.no_grad()
+    def _derive_from_bounds(self) -> None:
+        # In place: compiled steps hold on to these tensors.
+        scale, bias = self.actor.action_scale, self.actor.action_bias
+        torch.sub(bias, scale, out=self._action_low)
+        torch.add(bias, scale, out=self._action_high)
+        torch.mul(scale, self.config.policy_noise, out=self._policy_noise_std)
+        torch.mul(scale, self.config.noise_clip, out=self._noise_clip)
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One critic update; every ``policy_delay`` updates also an actor update and Polyak
+        updates of both targets.
+
+        Returns metrics: ``critic_loss`` and ``q_mean`` always, ``actor_loss`` when the actor was updated.
+        """
+        obs, action, reward, next_obs, done, discount = batch
+        if self.normalizer is not None:
+            obs, next_obs = self.normalizer(obs), self.normalizer(next_obs)
+        noise = torch.randn((len(next_obs), self.action_dim), generator=self._generator, device=self.device)
+        update_actor = self.num_updates % self.config.policy_delay == 0
+        values = self._step(obs, action, reward, next_obs, done, discount, noise, update_actor)
+        self.num_updates += 1
+        self.num_actor_updates += int(update_actor)
+        names = ["critic_loss", "q_mean"] + (["actor_loss"] if update_actor else [])
+        return dict(zip(names, values.tolist()))
+
+    def update_many(self, batches: Sequence[Batch]) -> dict[str, float]:
+        """``update`` on each batch in turn; returns each metric averaged over the updates that reported it."""
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for batch in batches:
+            for key, value in self.update(batch).items():
+                sums[key] = sums.get(key, 0.0) + value
+                counts[key] = counts.get(key, 0) + 1
+        return {key: sums[key] / counts[key] for key in sums}
+
+    def compute_target(self, next_obs: torch.Tensor, reward: torch.Tensor, done: torch.Tensor,
+                       discount: torch.Tensor, smoothing_noise: torch.Tensor) -> torch.Tensor:
+        """The clipped double-Q target ``(B,)`` with the smoothed target action.
+
+        smoothing_noise: ``(B, A)`` in action units, before clipping to ``noise_clip``.
+        """
+        next_action = smoothed_target_action(self.actor_target(next_obs, self._hidden_dtype), smoothing_noise,
+                                             self._noise_clip, self._action_low, self._action_high)
+        next_q = self.critic_target(next_obs, next_action, hidden_dtype=self._hidden_dtype)
+        return clipped_double_q_target(next_q, reward, done, discount)
+
+    def _critic_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor, action: torch.Tensor,
+                     target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        q = functional_call(self.critic, params, (obs, action), {"hidden_dtype": self._hidden_dtype})
+        return 0.5 * (q - target).square().mean(dim=1).sum(), q.mean()
+
+    def _step_eager(self, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, next_obs: torch.Tensor,
+                    done: torch.Tensor, discount: torch.Tensor, standard_noise: torch.Tensor, update_actor: bool
+                    ) -> torch.Tensor:
+        """The whole update as one function of tensors (what ``compile`` compiles); returns the metrics stacked."""
+        smoothing_noise = standard_noise * self._policy_noise_std
+        target = self.compute_target(next_obs, reward, done, discount, smoothing_noise)
+        grads, (loss, q_mean) = grad_and_value(self._critic_loss, has_aux=True)(
+            self._critic_params, obs, action, target)
+        self.critic_optimizer.step(list(grads.values()))
+        metrics = [loss, q_mean]
+        if update_actor:
+            actor_grads, actor_loss = grad_and_value(self._actor_loss)(self._actor_params, obs)
+            self.actor_optimizer.step(list(actor_grads.values()))
+            polyak_update(*self._polyak_pairs, self.config.tau)
+            metrics.append(actor_loss)
+        return torch.stack(metrics)
+
+    def _actor_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+        action = functional_call(self.actor, params, (obs,), {"hidden_dtype": self._hidden_dtype})
+        return -self.critic(obs, action, members=slice(0, 1), hidden_dtype=self._hidden_dtype).mean()
+
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Action(s) for observation(s) ``(obs_dim,)`` or ``(B, obs_dim)``, as float32 numpy.
+
+        deterministic: the policy's action; otherwise that plus Gaussian noise of standard
+        deviation ``exploration_noise`` half-ranges, clipped to the bounds.
+        """
+        with torch.inference_mode():
+            obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+            single = obs_t.ndim == 1
+            if single:
+                obs_t = obs_t.unsqueeze(0)
+            if self.normalizer is not None:
+                obs_t = self.normalizer(obs_t)
+            action = self.actor(obs_t)
+            if not deterministic:
+                noise = torch.randn(action.shape, generator=self._act_generator, device=self.device)
+                noise = noise * (self.config.exploration_noise * self.actor.action_scale)
+                action = torch.clamp(action + noise, self._action_low, self._action_high)
+            return (action[0] if single else action).cpu().numpy()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, targets, optimisers, counters, random generator states and the normaliser."""
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "actor_target": self.actor_target.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "num_updates": self.num_updates,
+            "num_actor_updates": self.num_actor_updates,
+            "generator": self._generator.get_state(),
+            "act_generator": self._act_generator.get_state(),
+            "normalizer": self.normalizer.state_dict() if self.normalizer is not None else None,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a ``state_dict`` in place. Raises CheckpointError if an entry is missing or does not fit."""
+        parts = ("actor", "critic", "actor_target", "critic_target", "actor_optimizer", "critic_optimizer")
+        check_keys(state, (*parts, "num_updates", "num_actor_updates", "generator", "act_generator",
+                           "normalizer"), "TD3")
+        if (self.normalizer is None) != (state["normalizer"] is None):
+            raise CheckpointError("TD3 state dict and learner disagree on having an observation normaliser")
+        for key in parts:
+            load_part(getattr(self, key), state, key, "TD3")
+        if self.normalizer is not None:
+            load_part(self.normalizer, state, "normalizer", "TD3")
+        self._derive_from_bounds()
+        self.num_updates = int(state["num_updates"])
+        self.num_actor_updates = int(state["num_actor_updates"])
+        self._generator.set_state(state["generator"])
+        self._act_generator.set_state(state["act_generator"])

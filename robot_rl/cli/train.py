@@ -1,0 +1,118 @@
+"""``robot-rl train CONFIG [--set key=value ...] [--run-dir DIR] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from robot_rl.cli.errors import CommandError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a policy (SAC or TD3) on the twin, hardware or any Gymnasium env")
+    p.add_argument("config", help="training config YAML, e.g. configs/train/so101_reach_sac.yaml")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set loop.total_steps=5000 (repeatable)")
+    p.add_argument("--run-dir", help="run directory (default runs/<name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from robot_rl.train.config import load_train_config
+    from robot_rl.train.run_dir import RunDir, RunDirError
+
+    config_path = Path(args.config)
+    config = load_train_config(config_path, args.overrides)
+    run = RunDir(Path(args.run_dir) if args.run_dir else Path("runs") / config.name)
+    try:
+        if config.loop.mode == "async":
+            from robot_rl.cli.train_async import run_async
+
+            summary = run_async(config, run, resume=args.resume, source=str(config_path))
+        else:
+            summary = _run_sync(config, run, args, str(config_path))
+    except RunDirError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print_summary(summary)
+    if "exit_code" in summary:
+        return int(summary["exit_code"])
+    return 130 if summary.get("interrupted") else 0
+
+
+def _run_sync(config, run, args: argparse.Namespace, source: str) -> dict:
+    from tqdm import tqdm
+
+    from robot_rl.train.plots import learning_curve
+    from robot_rl.train.run_dir import write_text_atomic
+    from robot_rl.train.sync_trainer import Progress, SyncTrainer
+
+    bar = None if args.no_progress or args.json else tqdm(total=config.loop.total_steps, unit="step",
+                                                          dynamic_ncols=True, file=sys.stderr)
+
+    def on_progress(p: Progress) -> None:
+        parts = {"ret": f"{p.recent_return:.1f}" if p.recent_return is not None else "-"}
+        for key, label in (("alpha", "alpha"), ("critic_loss", "q_loss"), ("actor_loss", "pi_loss")):
+            if key in p.metrics:
+                parts[label] = f"{p.metrics[key]:.3g}"
+        if p.evaluation is not None:
+            parts["eval"] = f"{p.evaluation.mean_return:.1f}"
+            if p.evaluation.success_rate is not None:
+                parts["success"] = f"{p.evaluation.success_rate:.0%}"
+        if bar is not None:
+            bar.n = p.step
+            bar.set_postfix(parts, refresh=True)
+        else:
+            logging.getLogger("robot_rl.train").warning(
+                "step %d/%d  %.0f steps/s  %s", p.step, p.total_steps, p.steps_per_s,
+                "  ".join(f"{k} {v}" for k, v in parts.items()))
+
+    trainer = SyncTrainer(config, run, resume=args.resume, source=source, on_progress=on_progress)
+    if trainer.restored_transitions or trainer.lost_transitions:
+        print(f"resumed at step {trainer.step}: {trainer.restored_transitions} transitions restored, "
+              f"{trainer.lost_transitions} lost since the last flush", file=sys.stderr)
+    if bar is not None:
+        bar.update(trainer.step)
+    summary: dict = {}
+    try:
+        summary = trainer.train()
+    except KeyboardInterrupt:
+        summary = trainer._summary(None, 0.0, True)
+    finally:
+        if bar is not None:
+            bar.close()
+        trainer.close()
+        plot = learning_curve(run.metrics, run.plots / "learning_curve.png", f"{config.env.id} ({config.algo.name})")
+        summary["learning_curve"] = str(plot) if plot else None
+        write_text_atomic(run.summary, json.dumps(summary, indent=2))
+    return summary
+
+
+def print_summary(summary: dict) -> None:
+    lines = [
+        "",
+        f"run        {summary.get('run_dir')}" + ("   (interrupted: resume with --resume)" if summary.get("interrupted") else ""),
+        f"env        {summary.get('env')}   algo {summary.get('algo')}",
+        f"steps      {summary.get('steps')}   episodes {summary.get('episodes')}   updates {summary.get('updates')}"
+        f"   wall time {summary.get('wall_time_s', 0):.0f} s",
+    ]
+    if summary.get("best_eval_return") is not None:
+        success = summary.get("best_eval_success_rate")
+        lines.append(f"best eval  return {summary['best_eval_return']:.2f}"
+                     + (f"   success {success:.0%}" if success is not None else ""))
+    if summary.get("last_eval_return") is not None:
+        success = summary.get("last_eval_success_rate")
+        lines.append(f"final eval return {summary['last_eval_return']:.2f}"
+                     + (f"   success {success:.0%}" if success is not None else ""))
+    lines.append(f"checkpoint {summary.get('checkpoint')}")
+    if summary.get("learning_curve"):
+        lines.append(f"plot       {summary['learning_curve']}")
+    print("\n".join(lines))

@@ -1,0 +1,264 @@
+"""The control-loop process: commands the robot every period, on time, and feeds the learner.
+
+Each step: pick up newer policy weights if the learner published some (never waiting), run
+the policy (numpy, single thread), let the env apply the safety layers and write the
+command, wait for the next tick, read the state, push the transition into the shared ring.
+Every step is timed; an overrun is counted, logged with its cause, and handled by the
+configured policy. A watchdog thread makes the robot safe if the loop stops commanding.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+from drivers.errors import DriverError
+from robot_rl.realtime.loop_timing import TimingRecorder
+from robot_rl.realtime.os_tuning import tune_current_process
+from robot_rl.realtime.policy_snapshot import NumpyPolicy, SnapshotLayout
+from robot_rl.realtime.shared_block import BlockSpec
+from robot_rl.realtime.status_board import ActorState, Slot, StatusBoard
+from robot_rl.realtime.transition_ring import TransitionRing
+from robot_rl.realtime.watchdog import Watchdog
+from robot_rl.realtime.weight_board import WeightBoard
+from robot_rl.train.config import TrainConfig
+
+log = logging.getLogger("robot_rl.loop")
+LEARNER_WAIT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class LoopArgs:
+    config: TrainConfig
+    run_dir: str
+    ring: BlockSpec
+    weights: BlockSpec
+    status: BlockSpec
+    layout: SnapshotLayout
+    start_step: int
+    start_episode: int
+    log_level: int = logging.INFO
+
+
+def make_realtime_env(config: TrainConfig) -> gym.Env:
+    """The training env, paced to the wall clock on the twin (so it behaves like hardware)."""
+    import robot_rl  # noqa: F401  (registers the ids)
+
+    options = dict(config.env.options)
+    if config.env.id.startswith("robot_rl/"):
+        options["sim"] = {**options.get("sim", {}), "realtime": True}
+    return gym.make(config.env.id, **options)
+
+
+class ControlLoop:
+    def __init__(self, args: LoopArgs) -> None:
+        self.args = args
+        self.config = args.config
+        self.rt = args.config.realtime
+        self.status = StatusBoard.attach(args.status)
+        self.ring = TransitionRing.attach(args.ring)
+        self.weights = WeightBoard.attach(args.weights)
+        self.policy = NumpyPolicy(args.layout, seed=args.config.loop.seed + 17)
+        self.scratch = np.empty_like(self.policy.flat)
+        self.version = 0
+        self.steps = args.start_step
+        self.episodes = args.start_episode
+        self.rng = np.random.default_rng(args.config.loop.seed + args.start_step)
+        self.stop_requested = False
+        self._last_overrun_log = 0.0
+        self.learner_dead_noted = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def run(self) -> ActorState:
+        report = tune_current_process(self.rt.loop_cpu, self.rt.realtime_priority, self.rt.timer_slack_ns)
+        log.info("control loop: %s", report)
+        env = make_realtime_env(self.config)
+        self.env = env.unwrapped
+        self.max_episode_steps = env.spec.max_episode_steps if env.spec else None
+        period = self.env.period_s if hasattr(self.env, "period_s") else 1.0 / env.metadata.get("render_fps", 50)
+        self.recorder = TimingRecorder(Path(self.args.run_dir) / "timing", period)
+        state = ActorState.FAILED
+        watchdog = None
+        self.status[Slot.ACTOR_STATE] = ActorState.RUNNING
+        try:
+            obs, _ = self.env.reset(seed=self.config.loop.seed + self.episodes)
+            robot = getattr(self.env, "robot", None)
+            if robot is not None and hasattr(robot, "hold"):
+                watchdog = Watchdog(robot.hold, robot.torque_off, self.rt.watchdog_periods * period,
+                                    self.rt.watchdog_torque_off_s, on_fire=self._watchdog_fired).start()
+            self._episodes(obs, watchdog)
+            state = ActorState.DONE
+        except DriverError as exc:
+            log.error("control loop: the robot failed (%s: %s); motors made safe, stopping", type(exc).__name__, exc)
+        except Exception:
+            log.exception("control loop: unexpected error; motors made safe, stopping")
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+            env.close()  # torque off on every exit path
+            self.recorder.close()
+            self.status[Slot.ACTOR_STATE] = state
+        return state
+
+    def _watchdog_fired(self, what: str) -> None:
+        self.status.add(Slot.WATCHDOG_FIRED)
+        log.error("watchdog fired: %s", what)
+
+    def _should_stop(self) -> bool:
+        if self.stop_requested or self.status[Slot.STOP] > 0:
+            return True
+        if self.status[Slot.LEARNER_DEAD] > 0:
+            if not self.learner_dead_noted:
+                self.learner_dead_noted = True
+                if self.rt.learner_failure == "stop":
+                    log.error("the learner died: stopping safely (realtime.learner_failure: stop)")
+                else:
+                    log.error("the learner died: going on with weights version %d (realtime.learner_failure: "
+                              "continue)", self.version)
+            if self.rt.learner_failure == "stop":
+                return True
+        return self.steps >= self.config.loop.total_steps
+
+    # -- episodes --------------------------------------------------------------------------------
+    def _episodes(self, obs: np.ndarray, watchdog: Watchdog | None) -> None:
+        loop = self.config.loop
+        target = self.env.period_s
+        tolerance = self.rt.overrun_tolerance_s
+        prev_write = prev_read_end = None
+        hold_next = False
+        while not self._should_stop():
+            evaluating = self.rt.eval_every_episodes > 0 and self.episodes % self.rt.eval_every_episodes == \
+                self.rt.eval_every_episodes - 1
+            episode_return, episode_steps, done, info = 0.0, 0, False, {}
+            while not done:
+                if self.status[Slot.STOP] >= 2:
+                    return
+                while self.status[Slot.FREEZE_LOOP] > 0 and self.status[Slot.STOP] == 0:
+                    time.sleep(0.001)  # test hook: the loop stops commanding; the watchdog must act
+                c0 = time.monotonic()
+                newer = self.weights.read_if_newer(self.version, self.scratch)
+                if newer is not None:
+                    self.policy.load(self.scratch)
+                    self.version = newer
+                if self.steps < loop.start_steps and not evaluating:
+                    action = self.rng.uniform(self.env.action_space.low, self.env.action_space.high).astype(np.float32)
+                else:
+                    action = self.policy(obs, deterministic=evaluating).astype(np.float32)
+                compute = time.monotonic() - c0
+                if hold_next:
+                    next_obs, reward, terminated, truncated, info = self.env.hold_step()
+                else:
+                    next_obs, reward, terminated, truncated, info = self.env.step(action)
+                if watchdog is not None:
+                    watchdog.kick()
+                t = self.env.timing
+                period = t.write_start_s - prev_write if prev_write is not None else target
+                latency = t.write_start_s - prev_read_end if prev_read_end is not None else compute
+                overrun = prev_write is not None and (period > target + tolerance or t.late_s > tolerance)
+                self.recorder.record(period, latency, compute, t.read_end_s - t.read_start_s,
+                                     t.write_end_s - t.write_start_s, t.late_s, overrun, self.version)
+                prev_write, prev_read_end = t.write_start_s, t.read_end_s
+                hold_next = False
+                if overrun:
+                    self._overrun(period, compute, t)
+                    if self.rt.overrun_policy == "stop":
+                        truncated = True
+                    else:
+                        hold_next = True
+                episode_steps += 1
+                if self.max_episode_steps and episode_steps >= self.max_episode_steps:
+                    truncated = True
+                if not evaluating:
+                    self.ring.push(obs, action, reward, next_obs, terminated, truncated, self.version, self.episodes)
+                    self.steps += 1
+                episode_return += float(reward)
+                obs = next_obs
+                done = terminated or truncated or self._should_stop()
+                self._publish_status()
+            self._end_episode(episode_return, info, evaluating)
+            prev_write = prev_read_end = None
+            if not self._should_stop():
+                self._wait_for_learner()
+                obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+
+    def _end_episode(self, episode_return: float, info: dict, evaluating: bool) -> None:
+        success = float(bool(info.get("success", False)))
+        if evaluating:
+            self.status[Slot.EVAL_RETURN] = episode_return
+            self.status[Slot.EVAL_SUCCESS] = success
+            self.status.add(Slot.EVAL_COUNT)
+        else:
+            self.status[Slot.ACTOR_LAST_RETURN] = episode_return
+            self.status[Slot.ACTOR_LAST_SUCCESS] = success
+        self.episodes += 1
+        self.status[Slot.ACTOR_EPISODES] = self.episodes
+        summary = self.recorder.summary()
+        log.info("episode %d%s: return %.2f%s, loop p99 period error %.3f ms, %d overruns", self.episodes,
+                 " (eval)" if evaluating else "", episode_return, "  success" if success else "",
+                 summary.get("period_error_p99_s", 0.0) * 1e3, self.recorder.overruns)
+
+    def _wait_for_learner(self) -> None:
+        """Slow learner: hold here (between episodes) until it has caught up."""
+        ratio = self.rt.min_updates_per_step
+        if ratio <= 0 or self.steps < self.config.loop.update_after:
+            return
+        deadline = time.monotonic() + LEARNER_WAIT_TIMEOUT_S
+        needed = ratio * (self.steps - self.config.loop.update_after)
+        while self.status[Slot.LEARNER_UPDATES] < needed and not self._should_stop():
+            if time.monotonic() > deadline:
+                log.warning("the learner is behind (%d of %d updates); going on", self.status[Slot.LEARNER_UPDATES],
+                            needed)
+                return
+            self.status[Slot.ACTOR_HEARTBEAT_S] = time.monotonic()
+            time.sleep(0.01)
+
+    def _overrun(self, period: float, compute: float, t) -> None:
+        phases = {"policy": compute, "bus/physics read": t.read_end_s - t.read_start_s,
+                  "command write": t.write_end_s - t.write_start_s, "late wake-up": t.late_s}
+        cause = max(phases, key=phases.get)
+        now = time.monotonic()
+        if now - self._last_overrun_log > 1.0:  # at most one line a second
+            self._last_overrun_log = now
+            log.warning("overrun at step %d: period %.2f ms (target %.2f ms); largest part: %s %.2f ms; "
+                        "policy: %s", self.steps, period * 1e3, self.env.period_s * 1e3, cause, phases[cause] * 1e3,
+                        self.rt.overrun_policy)
+
+    def _publish_status(self) -> None:
+        s = self.status
+        s[Slot.ACTOR_STEPS] = self.steps
+        s[Slot.ACTOR_HEARTBEAT_S] = time.monotonic()
+        s[Slot.ACTOR_WEIGHT_VERSION] = self.version
+        if self.steps % 100 == 0:
+            summary = self.recorder.summary()
+            if summary:
+                s[Slot.LOOP_PERIOD_ERR_P50_S] = summary["period_error_p50_s"]
+                s[Slot.LOOP_PERIOD_ERR_P99_S] = summary["period_error_p99_s"]
+                s[Slot.LOOP_PERIOD_ERR_MAX_S] = summary["period_error_max_s"]
+                s[Slot.LOOP_LATENCY_P99_S] = summary["latency_p99_s"]
+                s[Slot.LOOP_COMPUTE_P99_S] = summary["compute_p99_s"]
+                s[Slot.LOOP_OVERRUNS] = summary["overruns"]
+
+    def close(self) -> None:
+        for part in (self.ring, self.weights, self.status):
+            part.close()
+
+
+def control_loop_main(args: LoopArgs) -> None:
+    """Entry point of the control-loop process."""
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; see robot_rl/realtime/run.py
+    loop = ControlLoop(args)
+
+    def on_term(signum, frame) -> None:
+        loop.stop_requested = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    state = loop.run()
+    loop.close()
+    raise SystemExit(0 if state == ActorState.DONE else 1)

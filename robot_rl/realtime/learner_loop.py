@@ -1,0 +1,194 @@
+"""The learner process: drains the shared ring into the replay buffer (which persists it),
+updates the learner, publishes weights, writes checkpoints and metrics.
+
+The learner is the training pipeline's SAC/TD3 unchanged. Ratio limits: no update before
+``loop.update_after`` transitions, and never more than ``realtime.max_updates_per_step``
+updates per environment step collected, so an idle robot does not overfit the buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from drivers.config import build
+from robot_rl.algos.batch import Batch
+from robot_rl.realtime.os_tuning import tune_current_process
+from robot_rl.realtime.policy_snapshot import snapshot
+from robot_rl.realtime.shared_block import BlockSpec
+from robot_rl.realtime.status_board import ActorState, LearnerState, Slot, StatusBoard
+from robot_rl.realtime.transition_ring import TransitionRing
+from robot_rl.realtime.weight_board import WeightBoard
+from robot_rl.replay import ReplayBuffer, ReplayConfig
+from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_random_states, save_checkpoint
+from robot_rl.train.config import TrainConfig
+from robot_rl.train.learners import make_learner
+from robot_rl.train.metrics import MetricsWriter
+from robot_rl.train.run_dir import RunDir
+
+log = logging.getLogger("robot_rl.learner")
+EXTRA_COLUMNS = [{"name": "weight_version", "dtype": "int64"}, {"name": "episode", "dtype": "int64"}]
+
+
+@dataclass(frozen=True)
+class LearnerArgs:
+    config: TrainConfig
+    run_dir: str
+    ring: BlockSpec
+    weights: BlockSpec
+    status: BlockSpec
+    obs_dim: int
+    action_low: tuple[float, ...]
+    action_high: tuple[float, ...]
+    resume: bool
+    source: str
+    log_level: int = logging.INFO
+
+
+class LearnerLoop:
+    def __init__(self, args: LearnerArgs) -> None:
+        self.args = args
+        self.config = args.config
+        self.run_dir = RunDir(Path(args.run_dir))
+        self.status = StatusBoard.attach(args.status)
+        self.ring = TransitionRing.attach(args.ring)
+        self.weights = WeightBoard.attach(args.weights)
+        self.stop_requested = False
+        loop = self.config.loop
+        random.seed(loop.seed)
+        np.random.seed(loop.seed)
+        torch.manual_seed(loop.seed)
+        torch.set_num_threads(loop.threads)
+        low, high = np.array(args.action_low), np.array(args.action_high)
+        self.learner = make_learner(self.config, args.obs_dim, low, high, args.source)
+        replay_config = build(ReplayConfig, {"gamma": self.learner.config.gamma, "extra_columns": EXTRA_COLUMNS,
+                                             **self.config.replay}, args.source, "replay")
+        self.replay = ReplayBuffer(replay_config, args.obs_dim, low.shape[0], rng=loop.seed,
+                                   run_dir=None if args.resume else self.run_dir.root)
+        self.episodes = 0
+        self.lost = 0
+        if args.resume:
+            state = load_checkpoint(self.run_dir.latest_checkpoint)
+            self.learner.load_state_dict(state["learner"])
+            self.episodes = int(state["episodes"])
+            restore_random_states(state["random"])
+            report = self.replay.restore(self.run_dir.root, state=state["replay"])
+            log.info("resumed: %d transitions restored, %d lost since the last flush", report.restored, report.lost)
+        self.metrics = MetricsWriter(self.run_dir.metrics, self.run_dir.tensorboard)
+
+    def publish(self) -> None:
+        _, flat = snapshot(self.learner)
+        self.status[Slot.LEARNER_PUBLISHED_VERSION] = self.weights.publish(flat)
+
+    def checkpoint(self) -> None:
+        self.replay.flush()
+        state = {"learner": self.learner.state_dict(), "step": self.replay.total_added,
+                 "episodes": int(max(self.episodes, self.status[Slot.ACTOR_EPISODES])),
+                 "replay": self.replay.state_dict(), "random": random_states(),
+                 "action_space_rng": None, "algo": self.config.algo.name, "config_hash": self.config.hash(),
+                 "mode": "async"}
+        save_checkpoint(self.run_dir.latest_checkpoint, state)
+
+    def run(self) -> LearnerState:
+        loop, rt = self.config.loop, self.config.realtime
+        report = tune_current_process(rt.learner_cpu, None, None)
+        log.info("learner: %s", report)
+        self.publish()
+        self.status[Slot.LEARNER_STATE] = LearnerState.RUNNING
+        position = 0
+        start_steps = self.replay.total_added
+        next_checkpoint = (start_steps // loop.checkpoint_every_steps + 1) * loop.checkpoint_every_steps
+        next_log = (start_steps // loop.log_every_steps + 1) * loop.log_every_steps
+        last: dict[str, float] = {}
+        seen_eval = 0.0
+        last_log_time, last_log_updates = time.monotonic(), self.learner.num_updates
+        session_updates = 0
+        while True:
+            drained, position = self.ring.drain(position, limit=10_000)
+            if len(drained):
+                self.replay.add_batch(drained.obs, drained.action, drained.reward, drained.next_obs,
+                                      drained.terminated, drained.truncated,
+                                      extras={"weight_version": drained.weight_version, "episode": drained.episode})
+            if drained.lost:
+                self.lost += drained.lost
+                self.status[Slot.RING_LOST] = self.lost
+                log.warning("%d transitions lost: the learner fell more than a ring behind", drained.lost)
+            steps = self.replay.total_added
+            stop = self.status[Slot.STOP] > 0 or self.stop_requested
+            actor_over = self.status[Slot.ACTOR_STATE] in (ActorState.DONE, ActorState.FAILED)
+            if (stop or actor_over) and not len(drained) and position >= self.ring.written:
+                break
+            allowed = rt.max_updates_per_step * max(steps - start_steps, 0) - session_updates
+            if len(self.replay) >= loop.update_after and loop.updates_per_step > 0 and allowed >= 1:
+                sample = self.replay.sample(self.learner.config.batch_size)
+                last = self.learner.update(Batch.from_numpy(sample.obs, sample.action, sample.reward, sample.next_obs,
+                                                            sample.done, sample.discount, device=self.learner.device))
+                session_updates += 1
+                if self.learner.num_updates % rt.publish_every_updates == 0:
+                    self.publish()
+            else:
+                time.sleep(0.001)
+            self.status[Slot.LEARNER_UPDATES] = session_updates
+            self.status[Slot.LEARNER_HEARTBEAT_S] = time.monotonic()
+            if steps >= next_checkpoint:
+                self.checkpoint()
+                next_checkpoint += loop.checkpoint_every_steps
+            if steps >= next_log:
+                next_log += loop.log_every_steps
+                now = time.monotonic()
+                rate = (self.learner.num_updates - last_log_updates) / max(now - last_log_time, 1e-9)
+                last_log_time, last_log_updates = now, self.learner.num_updates
+                values = {f"learner/{k}": v for k, v in last.items()}
+                values["learner/updates_per_s"] = rate
+                values.update({f"loop/{k}": v for k, v in self._loop_values().items()})
+                if self.status[Slot.EVAL_COUNT] > seen_eval:
+                    seen_eval = self.status[Slot.EVAL_COUNT]
+                    values["eval/mean_return"] = self.status[Slot.EVAL_RETURN]
+                    values["eval/success_rate"] = self.status[Slot.EVAL_SUCCESS]
+                self.metrics.write(steps, values)
+        if self.status[Slot.STOP] < 2:  # a second Ctrl-C skips the final checkpoint
+            self.checkpoint()
+        self.metrics.close()
+        self.replay.close()
+        return LearnerState.DONE
+
+    def _loop_values(self) -> dict[str, float]:
+        s = self.status
+        return {"period_error_p50_ms": s[Slot.LOOP_PERIOD_ERR_P50_S] * 1e3,
+                "period_error_p99_ms": s[Slot.LOOP_PERIOD_ERR_P99_S] * 1e3,
+                "period_error_max_ms": s[Slot.LOOP_PERIOD_ERR_MAX_S] * 1e3,
+                "latency_p99_ms": s[Slot.LOOP_LATENCY_P99_S] * 1e3, "compute_p99_ms": s[Slot.LOOP_COMPUTE_P99_S] * 1e3,
+                "overruns": s[Slot.LOOP_OVERRUNS], "episode_return": s[Slot.ACTOR_LAST_RETURN],
+                "episode_success": s[Slot.ACTOR_LAST_SUCCESS], "weight_version": s[Slot.ACTOR_WEIGHT_VERSION]}
+
+    def close(self) -> None:
+        for part in (self.ring, self.weights, self.status):
+            part.close()
+
+
+def learner_main(args: LearnerArgs) -> None:
+    """Entry point of the learner process."""
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    state = LearnerState.FAILED
+    loop = None
+    try:
+        loop = LearnerLoop(args)
+
+        def on_term(signum, frame) -> None:
+            loop.stop_requested = True
+
+        signal.signal(signal.SIGTERM, on_term)
+        state = loop.run()
+    finally:
+        if loop is not None:
+            loop.status[Slot.LEARNER_STATE] = state
+            loop.close()
+    raise SystemExit(0 if state == LearnerState.DONE else 1)

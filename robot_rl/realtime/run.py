@@ -1,0 +1,156 @@
+"""Start, watch and stop the two processes of the asynchronous mode.
+
+Signals: the first Ctrl-C (or SIGTERM) asks both processes to finish cleanly: the loop ends
+its step and turns torque off, the learner drains the ring, flushes the replay and writes a
+checkpoint. A second Ctrl-C stops at once (the loop still turns torque off; no checkpoint).
+If the learner dies, the loop goes on or stops as ``realtime.learner_failure`` says; if the
+loop dies, the learner checkpoints and stops. The exit code says how the run ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from robot_rl.envs.robot_env import RobotEnv
+from robot_rl.realtime.control_loop import LoopArgs, control_loop_main, make_realtime_env
+from robot_rl.realtime.learner_loop import LearnerArgs, learner_main
+from robot_rl.realtime.policy_snapshot import snapshot
+from robot_rl.realtime.status_board import ActorState, LearnerState, Slot, StatusBoard
+from robot_rl.realtime.transition_ring import TransitionRing
+from robot_rl.realtime.weight_board import WeightBoard
+from robot_rl.train.checkpoint import load_checkpoint
+from robot_rl.train.config import TrainConfig
+from robot_rl.train.learners import make_learner
+from robot_rl.train.run_dir import RunDir
+
+log = logging.getLogger("robot_rl.async")
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 120.0
+
+EXIT_OK, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 130, 143
+
+
+class AsyncModeError(ValueError):
+    """The config cannot run in the asynchronous mode; the message says why."""
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    reason: str
+
+
+def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source: str = "<config>",
+              on_status: Any = None) -> dict[str, Any]:
+    env = make_realtime_env(config)
+    if not isinstance(env.unwrapped, RobotEnv):
+        env.close()
+        raise AsyncModeError(f"loop.mode async runs a real-time control loop on a robot (the twin, virtual "
+                             f"hardware or a serial port); {config.env.id} is not a robot_rl env: use loop.mode sync")
+    run.create(config, resume)
+    obs_dim = int(env.observation_space.shape[0])
+    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
+    env.close()
+    layout, flat = snapshot(make_learner(config, obs_dim, low, high, source))
+    start_step = start_episode = 0
+    if resume:
+        state = load_checkpoint(run.latest_checkpoint)
+        start_step, start_episode = int(state["step"]), int(state["episodes"])
+    ring = TransitionRing.create(config.realtime.ring_capacity, obs_dim, low.shape[0])
+    weights = WeightBoard.create(flat.shape[0])
+    status = StatusBoard.create()
+    ctx = mp.get_context("spawn")
+    level = logging.getLogger().getEffectiveLevel()
+    learner = ctx.Process(target=learner_main, name="robot_rl-learner", args=(LearnerArgs(
+        config, str(run.root), ring.spec, weights.spec, status.spec, obs_dim, tuple(low), tuple(high), resume, source,
+        level),))
+    actor = ctx.Process(target=control_loop_main, name="robot_rl-control-loop", args=(LoopArgs(
+        config, str(run.root), ring.spec, weights.spec, status.spec, layout, start_step, start_episode, level),))
+    started = time.monotonic()
+    signals = {"count": 0, "kind": None}
+
+    def on_signal(signum, frame) -> None:
+        signals["count"] += 1
+        signals["kind"] = signum
+        if signals["count"] == 1:
+            status[Slot.STOP] = 1
+            print("\nstopping: finishing the step, torque off, flushing the replay, writing a checkpoint "
+                  "(Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        else:
+            status[Slot.STOP] = 2
+            print("\nstopping at once (motors are still made safe; no final checkpoint)", file=sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        learner.start()
+        if not _wait(lambda: status[Slot.LEARNER_STATE] != LearnerState.STARTING or not learner.is_alive(),
+                     START_TIMEOUT_S) or not learner.is_alive():
+            raise RuntimeError("the learner process did not start (see its log above)")
+        actor.start()
+        outcome = _watch(actor, learner, status, signals, on_status)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for process in (actor, learner):
+            if process.is_alive():
+                process.join(STOP_TIMEOUT_S)
+            if process.is_alive():
+                log.error("%s did not stop in %.0f s: terminating it", process.name, STOP_TIMEOUT_S)
+                process.terminate()
+                process.join(10)
+        snapshot_status = status.snapshot()
+        for part in (ring, weights, status):
+            part.close()
+    return {"run_dir": str(run.root), "env": config.env.id, "algo": config.algo.name, "mode": "async",
+            "steps": int(snapshot_status["actor_steps"]), "episodes": int(snapshot_status["actor_episodes"]),
+            "updates": int(snapshot_status["learner_updates"]), "wall_time_s": time.monotonic() - started,
+            "interrupted": outcome.exit_code in (EXIT_SIGINT, EXIT_SIGTERM), "exit_code": outcome.exit_code,
+            "reason": outcome.reason, "last_eval_return": snapshot_status["eval_return"] or None,
+            "last_eval_success_rate": snapshot_status["eval_success"] if snapshot_status["eval_count"] else None,
+            "loop_period_error_p99_ms": snapshot_status["loop_period_err_p99_s"] * 1e3,
+            "loop_overruns": int(snapshot_status["loop_overruns"]),
+            "watchdog_fired": int(snapshot_status["watchdog_fired"]), "checkpoint": str(run.latest_checkpoint)}
+
+
+def _wait(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _watch(actor, learner, status: StatusBoard, signals: dict, on_status) -> Outcome:
+    reason = ""
+    code = EXIT_OK
+    while actor.is_alive():
+        if not learner.is_alive() and status[Slot.LEARNER_DEAD] == 0:
+            status[Slot.LEARNER_DEAD] = 1
+            reason = f"the learner process died (exit code {learner.exitcode})"
+            code = EXIT_FAILED
+            log.error("%s; the control loop %s", reason,
+                      "stops safely" if status[Slot.STOP] == 0 else "is stopping")
+        if on_status is not None:
+            on_status(status.snapshot())
+        time.sleep(0.1)
+    actor.join()
+    if actor.exitcode != 0 or status[Slot.ACTOR_STATE] == ActorState.FAILED:
+        code = EXIT_FAILED
+        reason = reason or f"the control loop failed (exit code {actor.exitcode}); motors were made safe"
+    status[Slot.STOP] = max(status[Slot.STOP], 1)  # the learner drains, checkpoints and stops
+    learner.join(STOP_TIMEOUT_S)
+    if signals["count"]:
+        code = EXIT_SIGINT if signals["kind"] == signal.SIGINT else EXIT_SIGTERM
+        reason = "interrupted" + (" twice: stopped at once" if signals["count"] > 1 else ": stopped cleanly")
+    elif not reason:
+        reason = "finished"
+    return Outcome(code, reason)

@@ -1,0 +1,92 @@
+"""Counters and flags the three processes share (float64 slots in shared memory).
+
+Each slot has exactly one writer: the control loop writes the ``actor_*`` and ``loop_*``
+slots, the learner the ``learner_*`` slots, the parent the ``stop`` flags.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+from robot_rl.realtime.shared_block import BlockSpec, SharedBlock
+
+
+class Slot(enum.IntEnum):
+    STOP = 0  # parent: 1 = finish cleanly, 2 = stop at once (second Ctrl-C)
+    FREEZE_LOOP = 1  # test hook: the control loop stops commanding (to prove the watchdog)
+    ACTOR_STEPS = 2
+    ACTOR_EPISODES = 3
+    ACTOR_HEARTBEAT_S = 4
+    ACTOR_STATE = 5  # see ActorState
+    ACTOR_WEIGHT_VERSION = 6
+    ACTOR_LAST_RETURN = 7
+    ACTOR_LAST_SUCCESS = 8
+    LOOP_PERIOD_ERR_P50_S = 9
+    LOOP_PERIOD_ERR_P99_S = 10
+    LOOP_PERIOD_ERR_MAX_S = 11
+    LOOP_LATENCY_P99_S = 12
+    LOOP_OVERRUNS = 13
+    LOOP_COMPUTE_P99_S = 14
+    WATCHDOG_FIRED = 15
+    LEARNER_UPDATES = 16
+    LEARNER_HEARTBEAT_S = 17
+    LEARNER_STATE = 18  # see LearnerState
+    LEARNER_PUBLISHED_VERSION = 19
+    LEARNER_DEAD = 20  # parent: the learner process died; the loop applies its policy
+    EVAL_RETURN = 21
+    EVAL_SUCCESS = 22
+    EVAL_COUNT = 23
+    RING_LOST = 24
+
+
+N_SLOTS = 32
+
+
+class ActorState(enum.IntEnum):
+    STARTING = 0
+    RUNNING = 1
+    DONE = 2
+    FAILED = 3  # device lost or another error: motors made safe
+
+
+class LearnerState(enum.IntEnum):
+    STARTING = 0
+    RUNNING = 1
+    DONE = 2
+    FAILED = 3
+
+
+class StatusBoard:
+    def __init__(self, block: SharedBlock) -> None:
+        self.block = block
+        self.slots = block["slots"]
+
+    @classmethod
+    def create(cls) -> "StatusBoard":
+        return cls(SharedBlock.create([("slots", (N_SLOTS,), "float64")]))
+
+    @classmethod
+    def attach(cls, spec: BlockSpec) -> "StatusBoard":
+        return cls(SharedBlock.attach(spec))
+
+    @property
+    def spec(self) -> BlockSpec:
+        return self.block.spec
+
+    def __getitem__(self, slot: Slot) -> float:
+        return float(self.slots[slot])
+
+    def __setitem__(self, slot: Slot, value: float) -> None:
+        self.slots[slot] = value
+
+    def add(self, slot: Slot, value: float = 1.0) -> None:
+        self.slots[slot] += value
+
+    def snapshot(self) -> dict[str, float]:
+        return {slot.name.lower(): float(self.slots[slot]) for slot in Slot}
+
+    def close(self) -> None:
+        self.slots = np.zeros(0)
+        self.block.close()

@@ -1,0 +1,1 @@
+"""The training pipeline: config, run directory, synchronous loop, checkpoints, metrics."""

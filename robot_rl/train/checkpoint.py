@@ -1,0 +1,46 @@
+"""Checkpoints: learner (networks, optimisers, temperature), counters, random states and
+the replay pointer, written atomically so a crash mid-write keeps the previous one."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from drivers.atomic_file import atomic_write
+
+FORMAT_VERSION = 1
+
+
+class CheckpointFileError(Exception):
+    """A checkpoint is missing, unreadable or of another format; the message names the file."""
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    with atomic_write(path, "wb") as f:
+        torch.save({"format_version": FORMAT_VERSION, **state}, f)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise CheckpointFileError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise CheckpointFileError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointFileError(f"{path} is not a robot_rl checkpoint of format {FORMAT_VERSION}")
+    return state
+
+
+def random_states() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def restore_random_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])

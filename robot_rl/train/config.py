@@ -1,0 +1,165 @@
+"""The training config: one YAML file naming the env, the algorithm and the loop settings.
+
+Loaded strictly (an unknown or misspelt key is an error naming the key and file), with
+``--set dotted.key=value`` overrides parsed as YAML scalars.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from drivers.config import ConfigError, build, load_yaml, to_dict
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """id: a registered Gymnasium id: the project's (``robot_rl/SO101Reach-v0``) or any other
+    (``Pendulum-v1``). options: keyword arguments for ``gymnasium.make`` (for the project's
+    envs: backend, port, sim, task, ...). eval_options: overrides for the evaluation env."""
+
+    id: str
+    options: dict[str, Any] = field(default_factory=dict)
+    eval_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlgoConfig:
+    """name: ``sac`` or ``td3``. sac / td3: the learner's hyper-parameters (see
+    ``robot_rl.algos.sac.SACConfig`` and ``robot_rl.algos.td3.TD3Config``), as a mapping."""
+
+    name: Literal["sac", "td3"] = "sac"
+    sac: dict[str, Any] = field(default_factory=dict)
+    td3: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """total_steps: environment steps to train for. start_steps: uniformly random actions
+    first. updates_per_step: gradient updates per environment step (the UTD ratio).
+    update_after: replay size before the first update. eval_every_steps / eval_episodes:
+    periodic deterministic evaluation. checkpoint_every_steps: periodic checkpoints (one is
+    always written at the end and on Ctrl-C). normalize_observations: running mean/std
+    normalisation baked into the policy. seed: seeds env, learner, replay. mode: ``sync``
+    (env and learner in one loop, as fast as possible) or ``async`` (real-time loop and
+    learner in two processes). log_every_steps: metrics and progress interval. threads: torch
+    intra-op threads of the learner; 1 is the safe default on a small machine, where a second
+    busy process (the control loop, a browser) makes multi-threaded kernels stall each other."""
+
+    total_steps: int = 20_000
+    start_steps: int = 1_000
+    updates_per_step: int = 1
+    update_after: int = 1_000
+    eval_every_steps: int = 5_000
+    eval_episodes: int = 5
+    checkpoint_every_steps: int = 5_000
+    normalize_observations: bool = False
+    seed: int = 0
+    mode: Literal["sync", "async"] = "sync"
+    log_every_steps: int = 500
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
+        if self.total_steps <= 0:
+            raise ValueError(f"total_steps must be positive, got {self.total_steps}")
+        if self.updates_per_step < 0:
+            raise ValueError(f"updates_per_step must be >= 0, got {self.updates_per_step}")
+        for name in ("eval_every_steps", "checkpoint_every_steps", "log_every_steps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class RealtimeConfig:
+    """The asynchronous mode (``loop.mode: async``): a control-loop process and a learner process.
+
+    loop_cpu / learner_cpu: CPUs to pin the two processes to (None: no pinning).
+    realtime_priority: SCHED_FIFO priority of the control loop (None: normal scheduling).
+    timer_slack_ns: the loop's timer slack (1 ns makes sleeps precise).
+    overrun_tolerance_s: a step whose command goes out this much later than planned is an overrun.
+    overrun_policy: ``hold`` (repeat the last safe command that step) or ``stop`` (end the episode).
+    publish_every_updates: the learner publishes weights every this many updates.
+    max_updates_per_step: the learner waits when it is this far ahead of the data (an idle
+        robot must not overfit the buffer). min_updates_per_step: at an episode's end the loop
+        waits (holding) until the learner has done this many updates per step (slow learners).
+    learner_failure: ``continue`` with the last weights or ``stop`` safely when the learner dies.
+    watchdog_periods: with no command for this many periods the watchdog holds the position,
+        and after ``watchdog_torque_off_s`` more it turns torque off.
+    ring_capacity: transitions the shared ring holds between learner drains.
+    eval_every_episodes: every this many episodes one is run with the deterministic policy.
+    """
+
+    loop_cpu: int | None = 0
+    learner_cpu: int | None = 1
+    realtime_priority: int | None = 80
+    timer_slack_ns: int | None = 1
+    overrun_tolerance_s: float = 0.002
+    overrun_policy: Literal["hold", "stop"] = "hold"
+    publish_every_updates: int = 50
+    max_updates_per_step: float = 4.0
+    min_updates_per_step: float = 0.0
+    learner_failure: Literal["continue", "stop"] = "stop"
+    watchdog_periods: int = 5
+    watchdog_torque_off_s: float = 0.5
+    ring_capacity: int = 100_000
+    eval_every_episodes: int = 10
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """env, algo, loop, realtime: see their classes. replay: ``robot_rl.replay`` settings (mapping).
+    name: the run's name (the run directory defaults to ``runs/<name>``)."""
+
+    env: EnvConfig
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    replay: dict[str, Any] = field(default_factory=dict)
+    realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
+    name: str = "run"
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    def hash(self) -> str:
+        """Short, stable hash of the resolved config (recorded in exports)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
+    """Apply ``key.sub=value`` strings (values parsed as YAML) to a nested mapping copy."""
+    data = json.loads(json.dumps(data))  # deep copy of plain data
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. loop.total_steps=5000")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from exc
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a section in {source}")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    path = Path(path)
+    data = apply_overrides(load_yaml(path), overrides or [], str(path))
+    source = f"{path}" + (f" (with --set {' '.join(overrides)})" if overrides else "")
+    return build(TrainConfig, data, source)
+
+
+def train_config_from_dict(data: dict[str, Any], source: str = "<dict>") -> TrainConfig:
+    return build(TrainConfig, data, source)

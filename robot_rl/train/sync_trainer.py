@@ -1,0 +1,222 @@
+"""Synchronous training: env steps and learner updates in one loop, as fast as possible.
+
+The loop: act (uniform random for ``start_steps``, then the stochastic policy), step the env,
+store the transition, update the learner ``updates_per_step`` times, and periodically log,
+evaluate and checkpoint. Ctrl-C (or any exception) writes a final checkpoint and flushes the
+replay before the error propagates, so ``--resume`` continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from drivers.config import build
+from robot_rl.algos.batch import Batch
+from robot_rl.replay import ReplayBuffer, ReplayConfig
+from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_random_states, save_checkpoint
+from robot_rl.train.config import TrainConfig
+from robot_rl.train.evaluate import Evaluation, evaluate
+from robot_rl.train.learners import make_learner
+from robot_rl.train.metrics import MetricsWriter
+from robot_rl.train.run_dir import RunDir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """What the command line shows while training (``on_progress`` gets it every log interval)."""
+
+    step: int
+    total_steps: int
+    steps_per_s: float
+    recent_return: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    evaluation: Evaluation | None = None
+
+
+def make_env(config: TrainConfig, evaluation: bool = False) -> gym.Env:
+    import robot_rl  # noqa: F401  (registers the project's ids)
+
+    options = {**config.env.options, **(config.env.eval_options if evaluation else {})}
+    return gym.make(config.env.id, **options)
+
+
+def box_bounds(space: gym.Space, what: str) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"{what} must be a Box (continuous); got {space}")
+    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        raise ValueError(f"{what} must have finite bounds; got {space}")
+    return space.low.astype(np.float64), space.high.astype(np.float64)
+
+
+class SyncTrainer:
+    """Train ``config`` into ``run``; ``resume`` continues from the run's last checkpoint."""
+
+    def __init__(self, config: TrainConfig, run: RunDir, *, resume: bool = False, source: str = "<config>",
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.config = config
+        self.run = run
+        self.on_progress = on_progress
+        loop = config.loop
+        run.create(config, resume)
+        random.seed(loop.seed)
+        np.random.seed(loop.seed)
+        torch.manual_seed(loop.seed)
+        torch.set_num_threads(loop.threads)
+        self.env = make_env(config)
+        self.eval_env = make_env(config, evaluation=True)
+        obs_space = self.env.observation_space
+        if not isinstance(obs_space, gym.spaces.Box) or len(obs_space.shape) != 1:
+            raise ValueError(f"{config.env.id}: the observation space must be a flat Box; got {obs_space}")
+        self.obs_dim = int(obs_space.shape[0])
+        low, high = box_bounds(self.env.action_space, f"{config.env.id} action space")
+        self.action_dim = low.shape[0]
+        self.learner = make_learner(config, self.obs_dim, low, high, source)
+        replay_config = build(ReplayConfig, {"gamma": self.learner.config.gamma, **config.replay}, source, "replay")
+        log.info(replay_config.describe(self.obs_dim, self.action_dim))
+        # On resume the buffer is built empty and then restored from the run's segments.
+        self.replay = ReplayBuffer(replay_config, self.obs_dim, self.action_dim, rng=loop.seed,
+                                   run_dir=None if resume else run.root)
+        self.env.action_space.seed(loop.seed)
+        self.step = 0
+        self.episodes = 0
+        self.restored_transitions = 0
+        self.lost_transitions = 0
+        self.last_evaluation: Evaluation | None = None
+        if resume:
+            self._resume()
+        self.metrics = MetricsWriter(run.metrics, run.tensorboard)
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def checkpoint(self) -> Path:
+        self.replay.flush()
+        state = {"learner": self.learner.state_dict(), "step": self.step, "episodes": self.episodes,
+                 "replay": self.replay.state_dict(), "random": random_states(),
+                 "action_space_rng": self.env.action_space.np_random.bit_generator.state,
+                 "algo": self.config.algo.name, "config_hash": self.config.hash()}
+        save_checkpoint(self.run.latest_checkpoint, state)
+        return self.run.latest_checkpoint
+
+    def _resume(self) -> None:
+        state = load_checkpoint(self.run.latest_checkpoint)
+        self.learner.load_state_dict(state["learner"])
+        self.step = int(state["step"])
+        self.episodes = int(state["episodes"])
+        restore_random_states(state["random"])
+        if state.get("action_space_rng") is not None:  # absent after an async run
+            self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
+        report = self.replay.restore(self.run.root, state=state["replay"])
+        self.restored_transitions, self.lost_transitions = report.restored, report.lost
+        for skipped in report.skipped:
+            log.warning("replay: skipped damaged file %s", skipped)
+        log.info("resumed %s at step %d: %d transitions restored, %d lost since the last flush",
+                 self.run.root, self.step, report.restored, report.lost)
+
+    # -- the loop --------------------------------------------------------------------------------
+    def train(self) -> dict[str, Any]:
+        loop = self.config.loop
+        recent: deque[float] = deque(maxlen=20)
+        window_start, window_steps = time.monotonic(), 0
+        last_metrics: dict[str, float] = {}
+        best: Evaluation | None = None
+        self.last_evaluation: Evaluation | None = None
+        obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+        episode_return, started = 0.0, time.monotonic()
+        interrupted = False
+        try:
+            while self.step < loop.total_steps:
+                action = self._act(obs)
+                next_obs, reward, terminated, truncated, info = self.env.step(action)
+                self.replay.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
+                if self.learner.normalizer is not None:
+                    self.learner.normalizer.update(np.asarray(obs, dtype=np.float32)[None])
+                episode_return += float(reward)
+                obs = next_obs
+                self.step += 1
+                window_steps += 1
+                if terminated or truncated:
+                    recent.append(episode_return)
+                    self.metrics.write(self.step, {"train/episode_return": episode_return,
+                                                   "train/episode_success": float(bool(info.get("success", False)))})
+                    self.episodes += 1
+                    obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+                    episode_return = 0.0
+                if len(self.replay) >= loop.update_after:
+                    for _ in range(loop.updates_per_step):
+                        last_metrics = self.learner.update(self._batch())
+                evaluation = None
+                if self.step % loop.eval_every_steps == 0 or self.step == loop.total_steps:
+                    evaluation = self.last_evaluation = self._evaluate()
+                    if best is None or evaluation.mean_return > best.mean_return:
+                        best = evaluation
+                if self.step % loop.checkpoint_every_steps == 0:
+                    self.checkpoint()
+                if self.step % loop.log_every_steps == 0 or evaluation is not None:
+                    rate = window_steps / max(time.monotonic() - window_start, 1e-9)
+                    window_start, window_steps = time.monotonic(), 0
+                    values = {f"learner/{k}": v for k, v in last_metrics.items()}
+                    values["time/steps_per_s"] = rate
+                    self.metrics.write(self.step, values)
+                    if self.on_progress:
+                        self.on_progress(Progress(self.step, loop.total_steps, rate,
+                                                  float(np.mean(recent)) if recent else None, last_metrics,
+                                                  evaluation))
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            try:
+                path = self.checkpoint()
+                log.info("checkpoint %s", path)
+            except Exception as exc:  # never mask the error that stopped training
+                log.error("could not write the final checkpoint: %s", exc)
+            self.metrics.close()
+        return self._summary(best, time.monotonic() - started, interrupted)
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        if self.step < self.config.loop.start_steps:
+            return self.env.action_space.sample()
+        return self.learner.act(obs, deterministic=False)
+
+    def _batch(self) -> Batch:
+        sample = self.replay.sample(self.learner.config.batch_size)
+        return Batch.from_numpy(sample.obs, sample.action, sample.reward, sample.next_obs, sample.done,
+                                sample.discount, device=self.learner.device)
+
+    def _evaluate(self) -> Evaluation:
+        evaluation = evaluate(self.eval_env, lambda o: self.learner.act(o, deterministic=True),
+                              self.config.loop.eval_episodes, seed=10_000 + self.config.loop.seed)
+        values = {"eval/mean_return": evaluation.mean_return, "eval/std_return": evaluation.std_return,
+                  "eval/mean_length": evaluation.mean_length}
+        if evaluation.success_rate is not None:
+            values["eval/success_rate"] = evaluation.success_rate
+        self.metrics.write(self.step, values)
+        return evaluation
+
+    def _summary(self, best: Evaluation | None, seconds: float, interrupted: bool) -> dict[str, Any]:
+        return {"run_dir": str(self.run.root), "env": self.config.env.id, "algo": self.config.algo.name,
+                "steps": self.step, "episodes": self.episodes, "updates": self.learner.num_updates,
+                "wall_time_s": seconds, "interrupted": interrupted,
+                "best_eval_return": best.mean_return if best else None,
+                "best_eval_success_rate": best.success_rate if best else None,
+                "last_eval_return": self.last_evaluation.mean_return if self.last_evaluation else None,
+                "last_eval_success_rate": self.last_evaluation.success_rate if self.last_evaluation else None,
+                "restored_transitions": self.restored_transitions, "lost_transitions": self.lost_transitions,
+                "checkpoint": str(self.run.latest_checkpoint)}
+
+    def close(self) -> None:
+        self.replay.close()
+        self.env.close()
+        self.eval_env.close()

@@ -1,0 +1,104 @@
+"""``robot-rl train`` as a user runs it: config errors, run directory, resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from drivers.config import ConfigError
+from robot_rl.train.config import load_train_config
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["--set", "loop.total_steps=400", "--set", "loop.start_steps=100", "--set", "loop.update_after=100",
+         "--set", "loop.eval_every_steps=200", "--set", "loop.eval_episodes=1", "--set",
+         "loop.checkpoint_every_steps=200", "--set", "replay.flush_interval_steps=50",
+         "--set", "replay.segment_steps=200", "--set", "algo.sac.hidden_sizes=[32,32]"]
+
+
+def train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "train", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("loop.total_step=5", r"unknown key 'loop.total_step'; did you mean 'total_steps'\?"),
+    ("algo.sac.gama=0.9", r"unknown key 'algo.sac.gama'; did you mean 'gamma'\?"),
+    ("algo.name=ppo", r"algo.name: 'ppo' is not one of 'sac', 'td3'"),
+    ("loop.total_steps=-1", r"total_steps must be positive"),
+    ("replay.capacity=0", r"capacity"),
+])
+def test_bad_config_is_an_error_naming_key_and_file(tmp_path: Path, override: str, message: str) -> None:
+    result = train(str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(tmp_path / "run"),
+                   "--set", override)
+    assert result.returncode == 2, result.stderr
+    assert "pendulum_sac.yaml" in result.stderr
+    assert len(__import__("re").findall(message, result.stderr)) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_set_parses_yaml_values() -> None:
+    config = load_train_config(ROOT / "configs/train/pendulum_sac.yaml",
+                               ["loop.total_steps=123", "algo.sac.hidden_sizes=[8, 8]", "env.options.g=9.0"])
+    assert config.loop.total_steps == 123 and config.algo.sac["hidden_sizes"] == [8, 8]
+    assert config.env.options == {"g": 9.0}
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load_train_config(ROOT / "configs/train/pendulum_sac.yaml", ["loop.total_steps"])
+
+
+def test_run_writes_everything_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = train(str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(run), "--json", *SMALL)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["steps"] == 400 and summary["updates"] == 301 and summary["best_eval_return"] is not None
+    for path in ("config.yaml", "checkpoints/latest.pt", "metrics.jsonl", "summary.json",
+                 "plots/learning_curve.png", "replay/manifest.json"):
+        assert (run / path).exists(), path
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("eval/mean_return" in r for r in rows) and any("learner/critic_loss" in r for r in rows)
+    assert yaml.safe_load((run / "config.yaml").read_text())["loop"]["total_steps"] == 400
+    again = train(str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(run), *SMALL)
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+
+
+def test_same_seed_same_weights(tmp_path: Path) -> None:
+    weights = []
+    for name in ("a", "b"):
+        result = train(str(ROOT / "configs/train/pendulum_td3.yaml"), "--run-dir", str(tmp_path / name),
+                       *[s.replace("algo.sac", "algo.td3") for s in SMALL], "--set", "loop.total_steps=250")
+        assert result.returncode == 0, result.stderr
+        state = torch.load(tmp_path / name / "checkpoints/latest.pt", weights_only=False)
+        weights.append(state["learner"]["actor"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_kill_9_then_resume_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = [str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(run), "--no-progress", *SMALL,
+            "--set", "loop.total_steps=100000"]
+    process = subprocess.Popen([sys.executable, "-m", "robot_rl.cli.main", "train", *args], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = run / "checkpoints/latest.pt"
+    deadline = time.monotonic() + 240
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists(), "no checkpoint was written before the kill"
+    state = torch.load(checkpoint, weights_only=False)
+    result = train(*args[:-2], "--set", f"loop.total_steps={state['step'] + 50}", "--resume", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["steps"] == state["step"] + 50
+    # Everything up to the checkpoint is on disk: the replay flushes before each checkpoint.
+    assert summary["restored_transitions"] >= state["step"] and summary["lost_transitions"] == 0
