@@ -9,6 +9,9 @@ PYTEST_ARGS ?=
 
 .PHONY: train test demo bench clean
 
+demo: $(STAMP)
+	$(BIN)/robot-rl demo
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -16,13 +19,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(BIN)/robot-rl demo
+	$(BIN)/robot-rl pipeline configs/train/so101_reach_sac.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bus.py
+	$(BIN)/python bench/env.py
+	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/inference.py
+	$(BIN)/python bench/learner.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

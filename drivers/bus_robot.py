@@ -33,8 +33,12 @@ class BusRobot:
     """
 
     def __init__(self, config: RobotConfig, *, port: str | None = None,
-                 calibration: Calibration | None = None, bus: MotorBus | None = None) -> None:
+                 calibration: Calibration | None = None, bus: MotorBus | None = None,
+                 read_only: bool = False) -> None:
         self.config = config
+        # read_only (a dry run): open checks and reads, write computes the limited command,
+        # but nothing is ever written to the motors, torque included.
+        self.read_only = read_only
         port = port or config.port
         if bus is None and not port:
             raise ConfigurationError(f"robot {config.name}: no serial port given")
@@ -73,6 +77,15 @@ class BusRobot:
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> "BusRobot":
         self.bus.open()
+        if self.read_only:
+            try:
+                self._check_models()
+                self._check_calibration()
+                self.limiter.reset(self.read().position_rad)
+            except BaseException:
+                self.bus.close()
+                raise
+            return self
         try:
             self._check_models()
             self._check_calibration()
@@ -125,6 +138,8 @@ class BusRobot:
 
     def write(self, position_rad: np.ndarray) -> np.ndarray:
         command = self.limiter(position_rad)
+        if self.read_only:
+            return command
         try:
             self._send(command)
         except DriverError:
@@ -156,6 +171,8 @@ class BusRobot:
 
     def hold(self) -> None:
         """Command every joint to stay where it is (the watchdog's first stage)."""
+        if self.read_only:
+            return
         state = self.read()
         self.limiter.reset(state.position_rad)
         self._send(self.limiter.last)
@@ -166,6 +183,8 @@ class BusRobot:
 
     def _safe_stop(self) -> None:
         """Torque off on every motor that still answers; never raises."""
+        if self.read_only:
+            return
         try:
             self.bus.write_raw("torque_enable", np.zeros(len(self.motors), dtype=np.int64), self._joint_names)
             self.torque_on = False

@@ -23,9 +23,13 @@ def robot_config_path(name_or_path: str) -> Path:
     return CONFIG_DIR / f"{name_or_path}.yaml"
 
 
-def make_robot(config: RobotConfig, *, sim: dict[str, Any] | None = None, seed: int | None = None) -> Robot:
-    """A closed robot of ``config.backend``; ``sim`` holds SimConfig fields for the twin."""
+def make_robot(config: RobotConfig, *, sim: dict[str, Any] | None = None, seed: int | None = None,
+               read_only: bool = False) -> Robot:
+    """A closed robot of ``config.backend``; ``sim`` holds SimConfig fields for the twin.
+    ``read_only``: a dry run on hardware (reads, computes, writes nothing)."""
     if config.backend == "sim":
+        if read_only:
+            raise ValueError("a dry run (read_only) is for hardware backends: virtual or serial")
         from sim.sim_config import SimConfig
         from sim.sim_robot import SimRobot
 
@@ -33,14 +37,14 @@ def make_robot(config: RobotConfig, *, sim: dict[str, Any] | None = None, seed: 
     if config.backend == "virtual":
         from robot_rl.virtual_hardware import VirtualHardware
 
-        return VirtualHardware(config, sim=sim)
+        return VirtualHardware(config, sim=sim, read_only=read_only)
     from drivers.bus_robot import BusRobot
 
-    return BusRobot(config)
+    return BusRobot(config, read_only=read_only)
 
 
 def load_robot(name_or_path: str, *, backend: str | None = None, port: str | None = None,
-               sim: dict[str, Any] | None = None, seed: int | None = None) -> Robot:
+               sim: dict[str, Any] | None = None, seed: int | None = None, read_only: bool = False) -> Robot:
     """Load a robot config (by name or path) with optional backend/port overrides and build it."""
     config = load_robot_config(robot_config_path(name_or_path), backend=backend, port=port)
-    return make_robot(config, sim=sim, seed=seed)
+    return make_robot(config, sim=sim, seed=seed, read_only=read_only)

@@ -36,7 +36,8 @@ class VirtualHardware:
     or the simple servo model (``plant="servo"``)."""
 
     def __init__(self, config: RobotConfig, *, plant: str = "twin", sim: dict[str, Any] | None = None,
-                 wire_timing: bool = True) -> None:
+                 wire_timing: bool = True, read_only: bool = False) -> None:
+        self.read_only = read_only
         self.config = dataclasses.replace(config, backend="serial", port="(virtual)")
         self.plant = plant
         self.wire_timing = wire_timing
@@ -63,7 +64,7 @@ class VirtualHardware:
                                  f"to see why)")
         log.info("virtual hardware for %s on %s (plant: %s)", self.config.name, port, self.plant)
         try:
-            self.robot = BusRobot(dataclasses.replace(self.config, port=port)).open()
+            self.robot = BusRobot(dataclasses.replace(self.config, port=port), read_only=self.read_only).open()
         except BaseException:
             self._cleanup()
             raise

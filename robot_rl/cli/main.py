@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "robot_rl.cli.train",
     "robot_rl.cli.export",
     "robot_rl.cli.inspect",
+    "robot_rl.cli.deploy",
+    "robot_rl.cli.pipeline",
 )
 
 

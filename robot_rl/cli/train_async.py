@@ -13,9 +13,13 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool, source: str) ->
     from robot_rl.realtime.run import run_async as start
     from robot_rl.train.plots import learning_curve
 
-    last = {"steps": -1.0}
+    last = {"steps": -1.0, "told_resume": not resume}
 
     def on_status(values: dict[str, float]) -> None:
+        if not last["told_resume"]:  # the learner restored the replay before it started
+            last["told_resume"] = True
+            print(f"resumed at step {int(values['actor_steps'])}: {int(values['resume_restored'])} transitions "
+                  f"restored, {int(values['resume_lost'])} lost since the last flush", file=sys.stderr, flush=True)
         if values["actor_steps"] - last["steps"] >= config.loop.log_every_steps:
             last["steps"] = values["actor_steps"]
             print(f"step {int(values['actor_steps'])}/{config.loop.total_steps}  updates "
@@ -25,11 +29,11 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool, source: str) ->
                   file=sys.stderr, flush=True)
 
     from robot_rl.cli.errors import CommandError
-    from robot_rl.realtime.run import AsyncModeError
+    from robot_rl.realtime.run import AsyncModeError, LearnerStartError
 
     try:
         summary = start(config, run, resume=resume, source=source, on_status=on_status)
-    except AsyncModeError as exc:
+    except (AsyncModeError, LearnerStartError) as exc:
         raise CommandError(str(exc)) from exc
     plot = learning_curve(run.metrics, run.plots / "learning_curve.png", f"{config.env.id} (async {config.algo.name})")
     summary["learning_curve"] = str(plot) if plot else None

@@ -2,7 +2,8 @@
 
 Options common to every id: ``backend`` (``sim``, ``virtual`` or ``serial``; default from
 the robot config), ``port``, ``robot`` (config name or path), ``sim`` (SimConfig fields as a
-dict), ``task`` (task config fields as a dict), ``render_mode``, ``control_rate_hz``.
+dict), ``task`` (task config fields as a dict), ``render_mode``, ``control_rate_hz``,
+``read_only`` (a dry run on hardware: nothing is written to the motors).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ EPISODE_STEPS = {"SO101Reach": 50, "DClawTurn": 80}
 def make_env(task_name: str, *, robot: str, backend: str | None = None, port: str | None = None,
              sim: dict[str, Any] | None = None, task: dict[str, Any] | None = None,
              render_mode: str | None = None, control_rate_hz: float | None = None,
-             seed: int | None = None, task_defaults: dict[str, Any] | None = None) -> RobotEnv:
+             seed: int | None = None, task_defaults: dict[str, Any] | None = None,
+             read_only: bool = False) -> RobotEnv:
     """Entry point behind every registered id."""
     from robot_rl.tasks.registry import task_class
 
     cls, config_cls = task_class(task_name)
     robot_config = load_robot_config(robot_config_path(robot), backend=backend, port=port)
-    bot = make_robot(robot_config, sim=sim, seed=seed)
+    bot = make_robot(robot_config, sim=sim, seed=seed, read_only=read_only)
     task_config = build(config_cls, {**(task_defaults or {}), **(task or {})}, f"{task_name} task options")
     return RobotEnv(bot, cls(bot.spec, task_config), control_rate_hz=control_rate_hz, render_mode=render_mode,
                     workspace=WorkspaceGuard.from_config(robot_config))

@@ -76,8 +76,9 @@ class RobotEnv(gym.Env):
         initial = self.task.reset(self.np_random)
         if hasattr(self.robot, "set_state"):  # the twin: set the state directly
             self.robot.set_state(initial.joint_position_rad, initial.sensor_position_rad, self.np_random)
-        else:  # hardware: a scripted, timed motion to the start pose
+        elif not getattr(self.robot, "read_only", False):  # hardware: a scripted, timed motion to the start pose
             move_to(self.robot, initial.joint_position_rad, self.period_s, self.reset_timeout_s)
+        # (a dry run writes nothing, so the robot stays where it is)
         self._state = self.robot.read()
         self._last_command = self._state.position_rad.copy()
         self._next_tick_s = self.robot.now_s() + self.period_s

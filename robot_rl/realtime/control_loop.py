@@ -4,11 +4,17 @@ Each step: pick up newer policy weights if the learner published some (never wai
 the policy (numpy, single thread), let the env apply the safety layers and write the
 command, wait for the next tick, read the state, push the transition into the shared ring.
 Every step is timed; an overrun is counted, logged with its cause, and handled by the
-configured policy. A watchdog thread makes the robot safe if the loop stops commanding.
+configured policy. A watchdog thread makes the robot safe if the loop stops commanding;
+once it has turned torque off the loop stops (it never commands a limp robot).
+
+Timing marks (``RobotEnv.timing``): the period is measured between the starts of consecutive
+command writes, the state-to-command latency from the end of a state read to the end of the
+command write that used it. The first step of an episode has neither (recorded as NaN).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -25,7 +31,7 @@ from robot_rl.realtime.policy_snapshot import NumpyPolicy, SnapshotLayout
 from robot_rl.realtime.shared_block import BlockSpec
 from robot_rl.realtime.status_board import ActorState, Slot, StatusBoard
 from robot_rl.realtime.transition_ring import TransitionRing
-from robot_rl.realtime.watchdog import Watchdog
+from robot_rl.realtime.watchdog import Watchdog, WatchdogTrippedError
 from robot_rl.realtime.weight_board import WeightBoard
 from robot_rl.train.config import TrainConfig
 
@@ -73,6 +79,9 @@ class ControlLoop:
         self.stop_requested = False
         self._last_overrun_log = 0.0
         self.learner_dead_noted = False
+        self._froze = False
+        self._prev_write: float | None = None  # timing marks of the previous step of this episode
+        self._prev_read_end: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def run(self) -> ActorState:
@@ -96,6 +105,8 @@ class ControlLoop:
             state = ActorState.DONE
         except DriverError as exc:
             log.error("control loop: the robot failed (%s: %s); motors made safe, stopping", type(exc).__name__, exc)
+        except WatchdogTrippedError as exc:
+            log.error("control loop: %s; stopping", exc)
         except Exception:
             log.exception("control loop: unexpected error; motors made safe, stopping")
         finally:
@@ -128,19 +139,18 @@ class ControlLoop:
     # -- episodes --------------------------------------------------------------------------------
     def _episodes(self, obs: np.ndarray, watchdog: Watchdog | None) -> None:
         loop = self.config.loop
-        target = self.env.period_s
-        tolerance = self.rt.overrun_tolerance_s
-        prev_write = prev_read_end = None
-        hold_next = False
         while not self._should_stop():
-            evaluating = self.rt.eval_every_episodes > 0 and self.episodes % self.rt.eval_every_episodes == \
-                self.rt.eval_every_episodes - 1
+            every = self.rt.eval_every_episodes
+            evaluating = every > 0 and self.episodes % every == every - 1
             episode_return, episode_steps, done, info = 0.0, 0, False, {}
+            self._prev_write = self._prev_read_end = None
+            hold = False
             while not done:
                 if self.status[Slot.STOP] >= 2:
                     return
-                while self.status[Slot.FREEZE_LOOP] > 0 and self.status[Slot.STOP] == 0:
-                    time.sleep(0.001)  # test hook: the loop stops commanding; the watchdog must act
+                self._freeze_if_asked()
+                if watchdog is not None and watchdog.torque_cut:
+                    raise WatchdogTrippedError("the watchdog turned torque off while the loop was not commanding")
                 c0 = time.monotonic()
                 newer = self.weights.read_if_newer(self.version, self.scratch)
                 if newer is not None:
@@ -151,30 +161,30 @@ class ControlLoop:
                 else:
                     action = self.policy(obs, deterministic=evaluating).astype(np.float32)
                 compute = time.monotonic() - c0
-                if hold_next:
+                if hold:
                     next_obs, reward, terminated, truncated, info = self.env.hold_step()
                 else:
                     next_obs, reward, terminated, truncated, info = self.env.step(action)
                 if watchdog is not None:
+                    if watchdog.torque_cut:
+                        raise WatchdogTrippedError("the watchdog turned torque off during a step that took "
+                                                   f"{(time.monotonic() - c0) * 1e3:.0f} ms")
                     watchdog.kick()
-                t = self.env.timing
-                period = t.write_start_s - prev_write if prev_write is not None else target
-                latency = t.write_start_s - prev_read_end if prev_read_end is not None else compute
-                overrun = prev_write is not None and (period > target + tolerance or t.late_s > tolerance)
-                self.recorder.record(period, latency, compute, t.read_end_s - t.read_start_s,
-                                     t.write_end_s - t.write_start_s, t.late_s, overrun, self.version)
-                prev_write, prev_read_end = t.write_start_s, t.read_end_s
-                hold_next = False
-                if overrun:
-                    self._overrun(period, compute, t)
-                    if self.rt.overrun_policy == "stop":
-                        truncated = True
-                    else:
-                        hold_next = True
+                held, hold = hold, False
                 episode_steps += 1
                 if self.max_episode_steps and episode_steps >= self.max_episode_steps:
                     truncated = True
-                if not evaluating:
+                if self._timed(compute):
+                    # "hold" repeats the last command next step; a hold step cannot end the
+                    # episode by length, so an overrun on the step before the last ends it now.
+                    last_but_one = self.max_episode_steps and episode_steps + 1 >= self.max_episode_steps
+                    if self.rt.overrun_policy == "stop" or last_but_one:
+                        truncated = True
+                    else:
+                        hold = True
+                # A held step did not carry the policy's action: it is no transition of the policy
+                # (kept only when it ends the episode, which the replay must know).
+                if not evaluating and (not held or terminated or truncated):
                     self.ring.push(obs, action, reward, next_obs, terminated, truncated, self.version, self.episodes)
                     self.steps += 1
                 episode_return += float(reward)
@@ -182,10 +192,43 @@ class ControlLoop:
                 done = terminated or truncated or self._should_stop()
                 self._publish_status()
             self._end_episode(episode_return, info, evaluating)
-            prev_write = prev_read_end = None
             if not self._should_stop():
-                self._wait_for_learner()
-                obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+                # No commands on purpose here (waiting, a scripted reset motion on hardware).
+                with watchdog.suspended() if watchdog is not None else contextlib.nullcontext():
+                    self._wait_for_learner()
+                    obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+
+    def _timed(self, compute: float) -> bool:
+        """Record the step's timing (``self.env.timing``); returns whether it overran."""
+        t, target = self.env.timing, self.env.period_s
+        tolerance = self.rt.overrun_tolerance_s
+        first = self._prev_write is None
+        period = float("nan") if first else t.write_start_s - self._prev_write
+        latency = float("nan") if first else t.write_end_s - self._prev_read_end
+        overrun = not first and (period > target + tolerance or t.late_s > tolerance)
+        self.recorder.record(period, latency, compute, t.read_end_s - t.read_start_s, t.write_end_s - t.write_start_s,
+                             t.late_s, overrun, self.version)
+        self._prev_write, self._prev_read_end = t.write_start_s, t.read_end_s
+        if overrun:
+            self._overrun(period, compute, t)
+        return overrun
+
+    def _freeze_if_asked(self) -> None:
+        """Test hook (``realtime.test_freeze_after_steps``, or FREEZE_LOOP set from outside): stop
+        commanding, as a hung bus call would, so that the watchdog must act."""
+        after = self.rt.test_freeze_after_steps
+        if after is not None and not self._froze and self.steps >= after:
+            self._froze = True
+            self.status[Slot.FREEZE_LOOP] = 1
+            log.warning("test hook: the loop freezes for %.2f s at step %d", self.rt.test_freeze_s, self.steps)
+            deadline = time.monotonic() + self.rt.test_freeze_s
+        elif self.status[Slot.FREEZE_LOOP] > 0:
+            deadline = float("inf")
+        else:
+            return
+        while self.status[Slot.FREEZE_LOOP] > 0 and self.status[Slot.STOP] == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.status[Slot.FREEZE_LOOP] = 0
 
     def _end_episode(self, episode_return: float, info: dict, evaluating: bool) -> None:
         success = float(bool(info.get("success", False)))

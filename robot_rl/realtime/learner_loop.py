@@ -49,6 +49,7 @@ class LearnerArgs:
     action_high: tuple[float, ...]
     resume: bool
     source: str
+    policy_metadata: dict
     log_level: int = logging.INFO
 
 
@@ -81,6 +82,9 @@ class LearnerLoop:
             restore_random_states(state["random"])
             report = self.replay.restore(self.run_dir.root, state=state["replay"])
             log.info("resumed: %d transitions restored, %d lost since the last flush", report.restored, report.lost)
+            self.status[Slot.RESUME_RESTORED] = report.restored
+            self.status[Slot.RESUME_LOST] = report.lost
+        self._episode_returns: dict[int, float] = {}  # training episode -> return so far (for the metrics)
         self.metrics = MetricsWriter(self.run_dir.metrics, self.run_dir.tensorboard)
 
     def publish(self) -> None:
@@ -93,7 +97,7 @@ class LearnerLoop:
                  "episodes": int(max(self.episodes, self.status[Slot.ACTOR_EPISODES])),
                  "replay": self.replay.state_dict(), "random": random_states(),
                  "action_space_rng": None, "algo": self.config.algo.name, "config_hash": self.config.hash(),
-                 "mode": "async"}
+                 "mode": "async", "config": self.config.to_dict(), "metadata": self.args.policy_metadata}
         save_checkpoint(self.run_dir.latest_checkpoint, state)
 
     def run(self) -> LearnerState:
@@ -113,6 +117,9 @@ class LearnerLoop:
         while True:
             drained, position = self.ring.drain(position, limit=10_000)
             if len(drained):
+                if self.learner.normalizer is not None:  # as the sync trainer: every observation collected
+                    self.learner.normalizer.update(drained.obs)
+                self._log_episode_returns(drained)
                 self.replay.add_batch(drained.obs, drained.action, drained.reward, drained.next_obs,
                                       drained.terminated, drained.truncated,
                                       extras={"weight_version": drained.weight_version, "episode": drained.episode})
@@ -158,6 +165,19 @@ class LearnerLoop:
         self.metrics.close()
         self.replay.close()
         return LearnerState.DONE
+
+    def _log_episode_returns(self, drained) -> None:
+        """One ``train/episode_return`` metric per training episode that ended in these rows (the
+        learning curve); an episode cut by a stop is not reported."""
+        returns = self._episode_returns
+        ends = drained.terminated | drained.truncated
+        rows = zip(drained.episode.tolist(), drained.reward.tolist(), ends.tolist())
+        for i, (episode, reward, end) in enumerate(rows):  # called before the rows join the replay
+            returns[episode] = returns.get(episode, 0.0) + reward
+            if end:
+                self.metrics.write(self.replay.total_added + i + 1, {"train/episode_return": returns.pop(episode)})
+        for stale in [e for e in returns if e < int(drained.episode[-1])]:
+            del returns[stale]
 
     def _loop_values(self) -> dict[str, float]:
         s = self.status

@@ -3,8 +3,10 @@ background thread, summarised for the status board and the ``robot-rl timing`` r
 
 Columns (seconds, ``time.monotonic``): ``period`` between consecutive command writes and its
 ``period_error`` from the target; ``latency`` from the end of the state read to the command
-written after it; ``compute`` for the policy (and weight pick-up); ``read`` and ``write``
-durations (bus or physics); ``late`` of the wake-up; ``overrun`` (0/1); ``weight_version``.
+written after it (to the end of that write); ``compute`` for the policy (and weight pick-up);
+``read`` and ``write`` durations (bus or physics); ``late`` of the wake-up; ``overrun`` (0/1);
+``weight_version``. The first step of an episode has no previous write: its ``period``,
+``period_error`` and ``latency`` are NaN.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class TimingRecorder:
 
     def record(self, period: float, latency: float, compute: float, read: float, write: float, late: float,
                overrun: bool, weight_version: int) -> None:
-        error = abs(period - self.target)
+        error = abs(period - self.target)  # NaN for an episode's first step
         row = (period, error, latency, compute, read, write, late, float(overrun), float(weight_version))
         self.chunk[self.n] = row
         self.window[self.window_n % self.window.shape[0]] = row
@@ -53,8 +55,9 @@ class TimingRecorder:
             self._hand_off()
 
     def summary(self) -> dict[str, float]:
-        """Percentiles over the recent window."""
+        """Percentiles over the recent window (steps with a measured period); {} before any."""
         rows = self.window[:min(self.window_n, self.window.shape[0])]
+        rows = rows[np.isfinite(rows[:, COLUMNS.index("period")])]
         if rows.shape[0] == 0:
             return {}
         err = rows[:, COLUMNS.index("period_error")]

@@ -5,12 +5,17 @@ its step and turns torque off, the learner drains the ring, flushes the replay a
 checkpoint. A second Ctrl-C stops at once (the loop still turns torque off; no checkpoint).
 If the learner dies, the loop goes on or stops as ``realtime.learner_failure`` says; if the
 loop dies, the learner checkpoints and stops. The exit code says how the run ended.
+
+``RUN_DIR/pids.json`` names the three processes of the latest session (parent, control loop,
+learner), for operators and tests that need to signal one of them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing as mp
+import os
 import signal
 import sys
 import time
@@ -29,7 +34,8 @@ from robot_rl.realtime.weight_board import WeightBoard
 from robot_rl.train.checkpoint import load_checkpoint
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.learners import make_learner
-from robot_rl.train.run_dir import RunDir
+from robot_rl.train.policy_metadata import policy_metadata
+from robot_rl.train.run_dir import RunDir, write_text_atomic
 
 log = logging.getLogger("robot_rl.async")
 START_TIMEOUT_S = 120.0
@@ -40,6 +46,10 @@ EXIT_OK, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 130, 143
 
 class AsyncModeError(ValueError):
     """The config cannot run in the asynchronous mode; the message says why."""
+
+
+class LearnerStartError(Exception):
+    """The learner process died or hung before it published its first weights."""
 
 
 @dataclass
@@ -58,6 +68,7 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
     run.create(config, resume)
     obs_dim = int(env.observation_space.shape[0])
     low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
+    metadata = policy_metadata(config, env)
     env.close()
     layout, flat = snapshot(make_learner(config, obs_dim, low, high, source))
     start_step = start_episode = 0
@@ -67,11 +78,12 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
     ring = TransitionRing.create(config.realtime.ring_capacity, obs_dim, low.shape[0])
     weights = WeightBoard.create(flat.shape[0])
     status = StatusBoard.create()
+    status[Slot.ACTOR_STEPS], status[Slot.ACTOR_EPISODES] = start_step, start_episode  # before the loop runs
     ctx = mp.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
     learner = ctx.Process(target=learner_main, name="robot_rl-learner", args=(LearnerArgs(
         config, str(run.root), ring.spec, weights.spec, status.spec, obs_dim, tuple(low), tuple(high), resume, source,
-        level),))
+        metadata, level),))
     actor = ctx.Process(target=control_loop_main, name="robot_rl-control-loop", args=(LoopArgs(
         config, str(run.root), ring.spec, weights.spec, status.spec, layout, start_step, start_episode, level),))
     started = time.monotonic()
@@ -93,8 +105,12 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
         learner.start()
         if not _wait(lambda: status[Slot.LEARNER_STATE] != LearnerState.STARTING or not learner.is_alive(),
                      START_TIMEOUT_S) or not learner.is_alive():
-            raise RuntimeError("the learner process did not start (see its log above)")
+            status[Slot.STOP] = 2
+            raise LearnerStartError(f"the learner process did not start in {START_TIMEOUT_S:.0f} s (exit code "
+                                    f"{learner.exitcode}; see its log above)")
         actor.start()
+        write_text_atomic(run.root / "pids.json", json.dumps(
+            {"parent": os.getpid(), "control_loop": actor.pid, "learner": learner.pid}))
         outcome = _watch(actor, learner, status, signals, on_status)
     finally:
         for s, handler in previous.items():
@@ -117,7 +133,9 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
             "last_eval_success_rate": snapshot_status["eval_success"] if snapshot_status["eval_count"] else None,
             "loop_period_error_p99_ms": snapshot_status["loop_period_err_p99_s"] * 1e3,
             "loop_overruns": int(snapshot_status["loop_overruns"]),
-            "watchdog_fired": int(snapshot_status["watchdog_fired"]), "checkpoint": str(run.latest_checkpoint)}
+            "watchdog_fired": int(snapshot_status["watchdog_fired"]), "checkpoint": str(run.latest_checkpoint),
+            "restored_transitions": int(snapshot_status["resume_restored"]),
+            "lost_transitions": int(snapshot_status["resume_lost"])}
 
 
 def _wait(condition, timeout_s: float) -> bool:
@@ -145,9 +163,15 @@ def _watch(actor, learner, status: StatusBoard, signals: dict, on_status) -> Out
     actor.join()
     if actor.exitcode != 0 or status[Slot.ACTOR_STATE] == ActorState.FAILED:
         code = EXIT_FAILED
-        reason = reason or f"the control loop failed (exit code {actor.exitcode}); motors were made safe"
+        cause = " (the watchdog turned torque off)" if status[Slot.WATCHDOG_FIRED] >= 2 else ""
+        reason = reason or f"the control loop failed{cause} (exit code {actor.exitcode}); motors were made safe"
     status[Slot.STOP] = max(status[Slot.STOP], 1)  # the learner drains, checkpoints and stops
     learner.join(STOP_TIMEOUT_S)
+    if not reason and learner.exitcode not in (0, None):
+        code = EXIT_FAILED
+        reason = f"the learner process failed at the end (exit code {learner.exitcode}): the last checkpoint " \
+                 f"may be older than the run"
+        log.error("%s", reason)
     if signals["count"]:
         code = EXIT_SIGINT if signals["kind"] == signal.SIGINT else EXIT_SIGTERM
         reason = "interrupted" + (" twice: stopped at once" if signals["count"] > 1 else ": stopped cleanly")

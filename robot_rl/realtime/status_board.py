@@ -39,6 +39,8 @@ class Slot(enum.IntEnum):
     EVAL_SUCCESS = 22
     EVAL_COUNT = 23
     RING_LOST = 24
+    RESUME_RESTORED = 25  # learner: transitions put back from the run directory on --resume
+    RESUME_LOST = 26  # learner: transitions of the run that were not on disk (the unflushed tail)
 
 
 N_SLOTS = 32

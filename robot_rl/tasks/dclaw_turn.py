@@ -51,6 +51,12 @@ class DClawTurn(Task):
     def observation_space(self) -> gym.spaces.Box:
         return self._observation_space
 
+    @property
+    def observation_names(self) -> tuple[str, ...]:
+        joints = self.spec.joint_names
+        return (tuple(f"{j}_pos" for j in joints) + ("valve_cos", "valve_sin")
+                + tuple(f"{j}_last_action" for j in joints) + ("angle_error",))
+
     def reset(self, rng: np.random.Generator) -> InitialState:
         if self.config.fixed_target_rad is None:
             self.target = float(rng.uniform(-np.pi, np.pi))

@@ -65,6 +65,13 @@ class SO101Reach(Task):
     def observation_space(self) -> gym.spaces.Box:
         return self._observation_space
 
+    @property
+    def observation_names(self) -> tuple[str, ...]:
+        joints = self.spec.joint_names
+        return (tuple(f"{j}_pos" for j in joints) + tuple(f"{j}_vel_x0.1" for j in joints)
+                + tuple(f"gripper_{a}" for a in "xyz") + tuple(f"target_{a}" for a in "xyz")
+                + tuple(f"to_target_{a}" for a in "xyz") + tuple(f"{j}_last_action" for j in joints))
+
     def gripper_position(self, joint_position_rad: np.ndarray) -> np.ndarray:
         """Gripper site position (m); the last result is reused for the same joint angles."""
         key = np.asarray(joint_position_rad, dtype=np.float64).tobytes()

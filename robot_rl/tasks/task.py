@@ -54,6 +54,11 @@ class Task(abc.ABC):
     def observation_space(self) -> gym.spaces.Box:
         """A float32 Box."""
 
+    @property
+    def observation_names(self) -> tuple[str, ...]:
+        """One name per observation entry (exports record them)."""
+        return tuple(f"obs[{i}]" for i in range(self.observation_space.shape[0]))
+
     @abc.abstractmethod
     def reset(self, rng: np.random.Generator) -> InitialState:
         """Sample this episode's goal; return where the robot should start."""

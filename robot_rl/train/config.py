@@ -93,7 +93,11 @@ class RealtimeConfig:
     watchdog_periods: with no command for this many periods the watchdog holds the position,
         and after ``watchdog_torque_off_s`` more it turns torque off.
     ring_capacity: transitions the shared ring holds between learner drains.
-    eval_every_episodes: every this many episodes one is run with the deterministic policy.
+    eval_every_episodes: every this many episodes one is run with the deterministic policy
+        (0: never).
+    test_freeze_after_steps / test_freeze_s: a test hook, never for real runs: once the loop
+        has taken this many steps it stops commanding for ``test_freeze_s`` seconds, as a hung
+        call would, so that tests can prove the watchdog acts (None: off).
     """
 
     loop_cpu: int | None = 0
@@ -110,6 +114,30 @@ class RealtimeConfig:
     watchdog_torque_off_s: float = 0.5
     ring_capacity: int = 100_000
     eval_every_episodes: int = 10
+    test_freeze_after_steps: int | None = None
+    test_freeze_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.realtime_priority is not None and not 1 <= self.realtime_priority <= 99:
+            raise ValueError(f"realtime_priority must be 1-99 (SCHED_FIFO) or null, got {self.realtime_priority}")
+        if self.timer_slack_ns is not None and self.timer_slack_ns < 1:
+            raise ValueError(f"timer_slack_ns must be at least 1 or null, got {self.timer_slack_ns}")
+        for name in ("loop_cpu", "learner_cpu"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0 or null, got {value}")
+        for name in ("overrun_tolerance_s", "max_updates_per_step", "watchdog_torque_off_s", "test_freeze_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("publish_every_updates", "watchdog_periods", "ring_capacity"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.min_updates_per_step < 0:
+            raise ValueError(f"min_updates_per_step must be >= 0, got {self.min_updates_per_step}")
+        if self.eval_every_episodes < 0:
+            raise ValueError(f"eval_every_episodes must be >= 0, got {self.eval_every_episodes}")
+        if self.test_freeze_after_steps is not None and self.test_freeze_after_steps < 0:
+            raise ValueError(f"test_freeze_after_steps must be >= 0 or null, got {self.test_freeze_after_steps}")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from robot_rl.train.config import TrainConfig
 from robot_rl.train.evaluate import Evaluation, evaluate
 from robot_rl.train.learners import make_learner
 from robot_rl.train.metrics import MetricsWriter
+from robot_rl.train.policy_metadata import policy_metadata
 from robot_rl.train.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class SyncTrainer:
         self.obs_dim = int(obs_space.shape[0])
         low, high = box_bounds(self.env.action_space, f"{config.env.id} action space")
         self.action_dim = low.shape[0]
+        self.policy_metadata = policy_metadata(config, self.env)
         self.learner = make_learner(config, self.obs_dim, low, high, source)
         replay_config = build(ReplayConfig, {"gamma": self.learner.config.gamma, **config.replay}, source, "replay")
         log.info(replay_config.describe(self.obs_dim, self.action_dim))
@@ -105,7 +107,8 @@ class SyncTrainer:
         state = {"learner": self.learner.state_dict(), "step": self.step, "episodes": self.episodes,
                  "replay": self.replay.state_dict(), "random": random_states(),
                  "action_space_rng": self.env.action_space.np_random.bit_generator.state,
-                 "algo": self.config.algo.name, "config_hash": self.config.hash()}
+                 "algo": self.config.algo.name, "config_hash": self.config.hash(),
+                 "config": self.config.to_dict(), "metadata": self.policy_metadata}
         save_checkpoint(self.run.latest_checkpoint, state)
         return self.run.latest_checkpoint
 

@@ -1,0 +1,117 @@
+"""The asynchronous mode end to end: two real processes on the twin, paced to the wall clock.
+
+Each test is a ``robot-rl train --set loop.mode=async`` run of a few seconds, and checks what a
+user relies on: it trains and records, a SIGTERM leaves a run that resumes, a dead learner
+ends the run safely with a message, and the watchdog acts when the loop freezes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from robot_rl.realtime.loop_timing import load_timing
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def replay_column(run_dir: Path, name: str) -> np.ndarray:
+    segments = sorted((run_dir / "replay").glob("segment-*.npz"))
+    return np.concatenate([np.load(path)[name] for path in segments])
+
+
+def test_async_run_trains_and_records_timing(tmp_path: Path, start_run) -> None:
+    run_dir = tmp_path / "run"
+    code, summary = start_run(run_dir, loop__total_steps=200).finish()
+    assert code == 0 and summary["exit_code"] == 0 and summary["reason"] == "finished", summary
+    assert summary["steps"] == 200 and summary["updates"] > 100 and summary["watchdog_fired"] == 0
+    for path in ("checkpoints/latest.pt", "metrics.jsonl", "config.yaml", "pids.json", "plots/learning_curve.png"):
+        assert (run_dir / path).exists(), path
+    versions = replay_column(run_dir, "weight_version")
+    assert versions.shape == (200,) and np.all(np.diff(versions) >= 0) and versions[-1] >= 3  # weights flowed
+    rows = load_timing(run_dir / "timing")
+    assert rows.shape[0] >= 200
+
+    result = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "timing", str(run_dir), "--json"],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["steps"] == rows.shape[0] and report["measured_periods"] == report["steps"] - 4  # 4 episodes
+    assert report["target_period_s"] == 0.02 and report["target_source"].startswith("config.yaml")
+    assert abs(report["mean_period_s"] - 0.02) < 0.5e-3
+    stats = report["stats_s"]
+    assert stats["period_error"]["p50"] < 2e-3 and stats["latency"]["p50"] < 5e-3
+    assert 0 < stats["compute"]["p50"] < 2e-3 and stats["read"]["p50"] > 0 and stats["write"]["p50"] > 0
+    assert report["budget"]["sleep"]["share"] > 0.5  # a 20 ms period on the twin is mostly waiting
+    assert report["overrun_rate"] < 0.1 and report["weight_versions"][1] >= 3
+    assert Path(report["plot"]).stat().st_size > 10_000
+
+
+def test_timing_of_a_run_without_timing_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("env: {id: Pendulum-v1}\n")
+    result = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "timing", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2 and "has no loop timing" in result.stderr and "loop.mode async" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sigterm_leaves_a_resumable_run(tmp_path: Path, start_run) -> None:
+    run_dir = tmp_path / "run"
+    run = start_run(run_dir, loop__total_steps=250)
+    run.wait_for(lambda: run.steps() >= 75)
+    run.process.send_signal(signal.SIGTERM)
+    code, summary = run.finish()
+    assert code == 143 and summary["exit_code"] == 143 and summary["interrupted"], run.stderr
+    stopped_at = summary["steps"]
+    assert 75 <= stopped_at < 250
+    assert (run_dir / "checkpoints/latest.pt").exists()
+    assert "Traceback" not in run.stderr
+
+    again = start_run(run_dir, "--resume", loop__total_steps=250)
+    code, summary = again.finish()
+    assert code == 0 and summary["steps"] == 250 > stopped_at, again.stderr
+    assert summary["restored_transitions"] == stopped_at and summary["lost_transitions"] == 0
+    assert f"{stopped_at} transitions restored" in again.stderr
+    assert replay_column(run_dir, "weight_version").shape == (250,)
+
+
+def learner_pid(run_dir: Path, parent: int) -> int:
+    pids = json.loads((run_dir / "pids.json").read_text())
+    assert pids["parent"] == parent
+    stat = Path(f"/proc/{pids['learner']}/stat").read_text()
+    assert int(stat.rsplit(")", 1)[1].split()[1]) == parent  # it is this run's child, not a reused pid
+    return pids["learner"]
+
+
+def test_a_killed_learner_stops_the_run_safely(tmp_path: Path, start_run) -> None:
+    run_dir = tmp_path / "run"
+    run = start_run(run_dir, loop__total_steps=5000)
+    run.wait_for(lambda: run.steps() >= 50 and (run_dir / "pids.json").exists())
+    os.kill(learner_pid(run_dir, run.process.pid), signal.SIGKILL)
+    killed_at = time.monotonic()
+    code, summary = run.finish(timeout_s=30)
+    assert code == 1 and summary["exit_code"] == 1, run.stderr
+    assert "learner process died" in summary["reason"] and "learner" in run.stderr
+    assert time.monotonic() - killed_at < 15  # the loop stopped promptly (torque off on close)
+    assert summary["steps"] < 5000 and "Traceback" not in run.stderr
+
+
+def test_the_watchdog_acts_when_the_loop_freezes(tmp_path: Path, start_run) -> None:
+    run_dir = tmp_path / "run"
+    # At 50 Hz the watchdog holds after 5 periods (100 ms) and cuts torque 0.2 s later; the loop
+    # freezes for 0.6 s at step 60 and must then stop instead of commanding a limp arm.
+    run = start_run(run_dir, loop__total_steps=1000, realtime__test_freeze_after_steps=60,
+                    realtime__test_freeze_s=0.6, realtime__watchdog_torque_off_s=0.2)
+    code, summary = run.finish(timeout_s=60)
+    assert summary["watchdog_fired"] == 2, run.stderr  # hold, then torque off
+    assert code == 1 and "watchdog" in summary["reason"], summary
+    assert "holding position" in run.stderr and "torque off" in run.stderr
+    assert summary["steps"] <= 61 and (run_dir / "checkpoints/latest.pt").exists()
+    assert "Traceback" not in run.stderr

@@ -1,0 +1,75 @@
+"""TimingRecorder: the status-board summary, and the chunk files ``robot-rl timing`` reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robot_rl.realtime.loop_timing import CHUNK, COLUMNS, TimingRecorder, load_timing
+from robot_rl.realtime.timing_report import TimingReportError, timing_report
+
+TARGET = 0.01
+
+
+def record_steps(recorder: TimingRecorder, n: int, episode_steps: int = 50) -> np.ndarray:
+    """Steps whose period is target + (k % 10) us and whose latency is 100 + (k % 10) us; every
+    ``episode_steps``-th step opens an episode (no period). Returns the periods recorded."""
+    periods = np.empty(n)
+    for k in range(n):
+        first = k % episode_steps == 0
+        periods[k] = np.nan if first else TARGET + (k % 10) * 1e-6
+        latency = np.nan if first else 100e-6 + (k % 10) * 1e-6
+        recorder.record(periods[k], latency, 20e-6, 30e-6, 40e-6, 1e-6, k % 100 == 99, k // 100)
+    return periods
+
+
+def test_summary_over_the_window_ignores_episode_starts() -> None:
+    recorder = TimingRecorder(None, TARGET, window=200)
+    assert recorder.summary() == {}
+    record_steps(recorder, 1000)
+    s = recorder.summary()
+    assert s["period_error_p50_s"] == pytest.approx(4.5e-6, abs=0.6e-6)
+    assert s["period_error_p99_s"] == pytest.approx(9e-6, abs=0.1e-6)
+    assert s["period_error_max_s"] == pytest.approx(9e-6)
+    assert s["latency_p99_s"] == pytest.approx(109e-6, abs=0.1e-6)
+    assert s["compute_p99_s"] == pytest.approx(20e-6)
+    assert s["overruns"] == 10
+    assert recorder.max_period_error == pytest.approx(9e-6)
+
+
+def test_chunks_are_written_and_read_back_in_order(tmp_path: Path) -> None:
+    directory = tmp_path / "timing"
+    recorder = TimingRecorder(directory, TARGET)
+    periods = record_steps(recorder, CHUNK + 100)
+    recorder.close()
+    assert len(list(directory.glob("timing-*.npy"))) == 2
+    rows = load_timing(directory)
+    assert rows.shape == (CHUNK + 100, len(COLUMNS))
+    np.testing.assert_array_equal(rows[:, COLUMNS.index("period")], periods)
+    # A resumed run appends further chunks after the existing ones.
+    again = TimingRecorder(directory, TARGET)
+    record_steps(again, 10)
+    again.close()
+    assert load_timing(directory).shape[0] == CHUNK + 110
+    assert load_timing(tmp_path / "missing").shape == (0, len(COLUMNS))
+
+
+def test_timing_report_percentiles_overruns_and_budget() -> None:
+    recorder = TimingRecorder(None, TARGET)
+    record_steps(recorder, 1000)
+    rows = recorder.chunk[:recorder.n]
+    report = timing_report(rows, TARGET)
+    assert report["steps"] == 1000 and report["measured_periods"] == 980
+    assert report["overruns"] == 10 and report["overrun_rate"] == pytest.approx(0.01)
+    assert report["stats_s"]["period_error"]["max"] == pytest.approx(9e-6)
+    assert report["stats_s"]["latency"]["p50"] == pytest.approx(104.5e-6, abs=1e-6)
+    budget = report["budget"]
+    assert budget["read"]["mean_s"] == pytest.approx(30e-6) and budget["compute"]["mean_s"] == pytest.approx(20e-6)
+    assert budget["write"]["mean_s"] == pytest.approx(40e-6)
+    total = sum(part["mean_s"] for part in budget.values())
+    assert total == pytest.approx(report["mean_period_s"], rel=1e-9)  # the parts add up to the period
+    assert report["weight_versions"] == [0, 9]
+    with pytest.raises(TimingReportError):
+        timing_report(rows[::50], TARGET)  # only episode starts: nothing measured
