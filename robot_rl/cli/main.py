@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "robot_rl.cli.inspect",
     "robot_rl.cli.deploy",
     "robot_rl.cli.pipeline",
+    "robot_rl.cli.timing",
 )
 
 

@@ -53,7 +53,8 @@ def _run_sync(config, run, args: argparse.Namespace, source: str) -> dict:
 
     from robot_rl.train.plots import learning_curve
     from robot_rl.train.run_dir import write_text_atomic
-    from robot_rl.train.sync_trainer import Progress, SyncTrainer
+    from robot_rl.train.sync_trainer import Progress, SyncTrainer, make_env
+    from robot_rl.train.video import record_episode
 
     bar = None if args.no_progress or args.json else tqdm(total=config.loop.total_steps, unit="step",
                                                           dynamic_ncols=True, file=sys.stderr)
@@ -84,6 +85,11 @@ def _run_sync(config, run, args: argparse.Namespace, source: str) -> dict:
     summary: dict = {}
     try:
         summary = trainer.train()
+        if config.env.id.startswith("robot_rl/"):
+            _, message = record_episode(lambda: make_env(config, evaluation=True, render_mode="rgb_array"),
+                                        lambda o: trainer.learner.act(o, deterministic=True),
+                                        run.root / "videos" / "eval.gif", seed=config.loop.seed)
+            summary["video"] = message
     except KeyboardInterrupt:
         summary = trainer._summary(None, 0.0, True)
     finally:
@@ -115,4 +121,6 @@ def print_summary(summary: dict) -> None:
     lines.append(f"checkpoint {summary.get('checkpoint')}")
     if summary.get("learning_curve"):
         lines.append(f"plot       {summary['learning_curve']}")
+    if summary.get("video"):
+        lines.append(summary["video"])
     print("\n".join(lines))

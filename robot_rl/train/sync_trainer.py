@@ -47,10 +47,12 @@ class Progress:
     evaluation: Evaluation | None = None
 
 
-def make_env(config: TrainConfig, evaluation: bool = False) -> gym.Env:
+def make_env(config: TrainConfig, evaluation: bool = False, render_mode: str | None = None) -> gym.Env:
     import robot_rl  # noqa: F401  (registers the project's ids)
 
     options = {**config.env.options, **(config.env.eval_options if evaluation else {})}
+    if render_mode is not None:
+        options["render_mode"] = render_mode
     return gym.make(config.env.id, **options)
 
 
