@@ -29,7 +29,9 @@ class ReachConfig:
     max_delta_rad: joint change per step at action 1. target_margin: fraction of each joint's
     range kept free when sampling target poses. min_height_m: lowest target. action_cost:
     weight of the squared action. success_bonus: reward added inside the success radius.
-    initial_noise_rad: uniform noise on the home pose at reset."""
+    initial_noise_rad: uniform noise on the home pose at reset. action_joints: the joints the
+    policy moves (the others hold their start pose; the gripper and the wrist roll barely move
+    the point between the jaws). distance_weight: reward per metre of distance."""
 
     fixed_target: tuple[float, float, float] | None = None
     max_delta_rad: float = 0.1
@@ -38,6 +40,8 @@ class ReachConfig:
     action_cost: float = 0.01
     success_bonus: float = 0.5
     initial_noise_rad: float = 0.05
+    action_joints: tuple[str, ...] = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex")
+    distance_weight: float = 1.0
 
 
 class SO101Reach(Task):
@@ -54,10 +58,18 @@ class SO101Reach(Task):
         self._arm_index = [spec.joint_names.index(n) for n in self.chain.joint_names]
         self._fk_key = b""
         self._fk_value = np.zeros(3)
+        unknown = [j for j in config.action_joints if j not in spec.joint_names]
+        if unknown or not config.action_joints:
+            raise ValueError(f"action_joints {list(config.action_joints)}: unknown joints {unknown}; "
+                             f"the robot has {list(spec.joint_names)}")
+        self._act_index = np.array([spec.joint_names.index(j) for j in config.action_joints])
+        n_act = len(self._act_index)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
+        self.last_action = np.zeros(n_act)
         self.target = np.array(config.fixed_target or (0.25, 0.0, 0.15), dtype=np.float64)
         self.home = np.clip(np.zeros(spec.n_joints), self.low, self.high)
         n = spec.n_joints
-        size = 2 * n + 9 + n
+        size = 2 * n + 9 + n_act
         self._observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), dtype=np.float32)
         self.distance = np.inf
 
@@ -66,11 +78,15 @@ class SO101Reach(Task):
         return self._observation_space
 
     @property
+    def action_names(self) -> tuple[str, ...]:
+        return tuple(f"{j}_delta" for j in self.config.action_joints)
+
+    @property
     def observation_names(self) -> tuple[str, ...]:
         joints = self.spec.joint_names
         return (tuple(f"{j}_pos" for j in joints) + tuple(f"{j}_vel_x0.1" for j in joints)
                 + tuple(f"gripper_{a}" for a in "xyz") + tuple(f"target_{a}" for a in "xyz")
-                + tuple(f"to_target_{a}" for a in "xyz") + tuple(f"{j}_last_action" for j in joints))
+                + tuple(f"to_target_{a}" for a in "xyz") + tuple(f"{j}_last_action" for j in self.config.action_joints))
 
     def gripper_position(self, joint_position_rad: np.ndarray) -> np.ndarray:
         """Gripper site position (m); the last result is reused for the same joint angles."""
@@ -96,13 +112,15 @@ class SO101Reach(Task):
         if self.config.fixed_target is None:
             self.target = self.sample_target(rng)
         noise = rng.uniform(-1, 1, self.spec.n_joints) * self.config.initial_noise_rad
-        self.last_action = np.zeros(self.spec.n_joints)
+        self.last_action = np.zeros(len(self._act_index))
         return InitialState(np.clip(self.home + noise, self.low, self.high), np.zeros(len(self.spec.sensor_names)))
 
     def command(self, action: np.ndarray, state: JointState, last_command: np.ndarray) -> np.ndarray:
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         self.last_action = action
-        return np.clip(last_command + action * self.config.max_delta_rad, self.low, self.high)
+        command = last_command.copy()
+        command[self._act_index] += action * self.config.max_delta_rad
+        return np.clip(command, self.low, self.high)
 
     def observe(self, state: JointState) -> np.ndarray:
         gripper = self.gripper_position(state.position_rad)
@@ -114,7 +132,7 @@ class SO101Reach(Task):
         distance = math.dist(self.gripper_position(state.position_rad), self.target)
         success = distance < SUCCESS_RADIUS_M
         action = np.asarray(action, dtype=np.float64)
-        reward = -distance + self.config.success_bonus * success - self.config.action_cost * float(action @ action)
+        reward = -self.config.distance_weight * distance + self.config.success_bonus * success - self.config.action_cost * float(action @ action)
         return Outcome(reward, False, success, {"distance_m": distance})
 
     def goal_markers(self) -> dict[str, np.ndarray]:

@@ -55,6 +55,11 @@ class Task(abc.ABC):
         """A float32 Box."""
 
     @property
+    def action_names(self) -> tuple[str, ...]:
+        """One name per action entry: the joint each one moves."""
+        return tuple(f"{j}_action" for j in self.spec.joint_names)
+
+    @property
     def observation_names(self) -> tuple[str, ...]:
         """One name per observation entry (exports record them)."""
         return tuple(f"obs[{i}]" for i in range(self.observation_space.shape[0]))

@@ -21,7 +21,7 @@ def policy_metadata(config: TrainConfig, env: gym.Env) -> dict[str, Any]:
     if isinstance(inner, RobotEnv):
         meta["robot_id"] = inner.robot.spec.name
         meta["control_rate_hz"] = 1.0 / inner.period_s
-        meta["action_names"] = list(inner.robot.spec.joint_names)
+        meta["action_names"] = list(inner.task.action_names)
         meta["observation_names"] = list(inner.task.observation_names)
     elif env.metadata.get("render_fps"):
         meta["control_rate_hz"] = float(env.metadata["render_fps"])

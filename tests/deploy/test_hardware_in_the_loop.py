@@ -44,7 +44,7 @@ def policy_file(tmp_path_factory) -> Path:
         actor.net.weights[-1].mul_(4.0)
     path = tmp_path_factory.mktemp("policy") / "policy.onnx"
     export_onnx(actor, None, {"task_id": ENV_ID, "robot_id": "so101", "control_rate_hz": 20.0,
-                              "observation_names": names, "action_names": ["a"] * 6, "algorithm": "sac"}, path)
+                              "observation_names": names, "action_names": ["a"] * low.shape[0], "algorithm": "sac"}, path)
     return path
 
 
@@ -88,10 +88,10 @@ def test_compatibility_check_names_both_values() -> None:
     from deploy.runtime.runner import PolicyMismatchError, check_compatibility
 
     env = gym.make(ENV_ID)
-    meta = PolicyMetadata(ArraySpec.unbounded(["o"] * 5), ArraySpec(("a",) * 6, (-1.0,) * 6, (1.0,) * 6), 50.0,
+    meta = PolicyMetadata(ArraySpec.unbounded(["o"] * 5), ArraySpec(("a",) * 4, (-1.0,) * 4, (1.0,) * 4), 50.0,
                           ENV_ID, "so101", None, None, "sac", False, "fp32", "0", "now")
     with pytest.raises(PolicyMismatchError) as info:
         check_compatibility(meta, env.unwrapped, "so101")
     text = str(info.value)
-    assert "observation size: policy 5, env 27" in text and "control rate: policy 50 Hz, robot config 20 Hz" in text
+    assert "observation size: policy 5, env 25" in text and "control rate: policy 50 Hz, robot config 20 Hz" in text
     env.close()
