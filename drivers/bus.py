@@ -48,6 +48,8 @@ class MotorBus:
     head_size: int
     #: Bytes of a status packet around its parameters.
     status_overhead: int
+    #: Byte offset of the sender's id in a packet.
+    id_offset: int
     name: str = "bus"
 
     def __init__(self, port: str | SerialTransport, motors: Sequence[Motor] = (), *, baud: int = 1_000_000,
@@ -157,7 +159,9 @@ class MotorBus:
         buf = bytearray(self.transport.read(expected, timeout, arrival))
         packets: list[bytes] = []
         offset = 0
-        for index, motor_id in enumerate(ids):
+        index = 0
+        while index < len(ids):
+            motor_id = ids[index]
             size = 0
             while True:
                 if not size and len(buf) - offset >= self.head_size:
@@ -178,8 +182,15 @@ class MotorBus:
                         f"{what}: no complete reply from motor {motor_id} within {timeout * 1e3:.1f} ms "
                         f"({len(packets)} of {len(ids)} replies received)", motor_id)
                 buf += more
+            sender = buf[offset + self.id_offset]
+            if sender != motor_id and sender not in ids[index:]:
+                # A late reply to an earlier, timed-out transaction: skip it and keep waiting.
+                self.stats["stale_replies"] += 1
+                offset += size
+                continue
             packets.append(bytes(buf[offset:offset + size]))
             offset += size
+            index += 1
         return packets
 
     def _skip_to_header(self, buf: bytearray, offset: int) -> int:

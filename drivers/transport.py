@@ -74,8 +74,13 @@ class SerialTransport:
         return self
 
     def close(self) -> None:
+        """Wait for written bytes to leave (the last command is often torque off), then close."""
         port, self._serial, self._fd = self._serial, None, None
         if port is not None:
+            try:
+                port.flush()
+            except _OS_ERRORS as exc:  # a lost port has nothing left to send
+                log.debug("flushing %s: %s", self.port, exc)
             try:
                 port.close()
             except _OS_ERRORS as exc:  # closing a lost port

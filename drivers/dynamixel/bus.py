@@ -23,6 +23,7 @@ class DynamixelBus(MotorBus):
     protocol = protocol
     models: dict[str, ControlTable] = MODELS
     head_size = 7
+    id_offset = 4
     status_overhead = protocol.STATUS_OVERHEAD
     name = "Dynamixel"
 

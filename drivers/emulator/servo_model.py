@@ -18,6 +18,8 @@ import numpy as np
 
 from drivers.emulator.plant import PlantCommand, PlantState
 from drivers.errors import ConfigurationError
+from drivers.servo_params import STS3215_PARAMS, XM430_W350_PARAMS
+from drivers.servo_params import ServoParams as PositionLoop
 
 MAX_SUBSTEP_S = 0.002  # integration step while packets come often
 MAX_SUBSTEPS = 500  # a longer gap (a stalled process) is integrated with coarser steps...
@@ -86,22 +88,33 @@ def _rpm(rpm: float) -> float:
     return rpm * 2 * math.pi / 60
 
 
-# Datasheet figures (no-load speed, stall torque and current at the nominal supply); gains,
-# accelerations and inertias are estimates that give the response time of a servo with its
-# factory gains and a light link.
+def from_position_loop(loop: PositionLoop, stall_current_a: float, idle_current_a: float) -> ServoParams:
+    """The emulator's servo model from the position loop the twin uses
+    (:mod:`drivers.servo_params`), so that emulated and simulated servos agree: unloaded, the
+    twin's loop settles with time constant ``damping / kp`` and accelerates at most at
+    ``max_torque / armature``."""
+    return ServoParams(position_gain_1_s=loop.kp_nm_per_rad / loop.damping_nm_s_per_rad,
+                       max_velocity_rad_s=loop.max_velocity_rad_s,
+                       max_acceleration_rad_s2=loop.max_torque_nm / loop.armature_kg_m2,
+                       stall_torque_nm=loop.max_torque_nm, stall_current_a=stall_current_a,
+                       idle_current_a=idle_current_a, inertia_kg_m2=loop.armature_kg_m2,
+                       damping_nm_s_rad=loop.damping_nm_s_per_rad,
+                       encoder_ticks_per_turn=loop.ticks_per_turn, supply_voltage_v=loop.supply_voltage_v)
+
+
+# The STS3215 and XM430-W350 share the twin's position loop (drivers/servo_params.py); their
+# stall currents are datasheet figures. The XL330 and XL430 have no twin yet: datasheet
+# no-load speed, stall torque and current, with gains, accelerations and inertias estimated
+# to give the response of a servo with its factory gains and a light link.
 SERVO_PARAMS: dict[str, ServoParams] = {
-    "XM430-W350": ServoParams(position_gain_1_s=40.0, max_velocity_rad_s=_rpm(46), max_acceleration_rad_s2=80.0,
-                              stall_torque_nm=4.1, stall_current_a=2.3, idle_current_a=0.04,
-                              supply_voltage_v=12.0),
+    "XM430-W350": from_position_loop(XM430_W350_PARAMS, stall_current_a=2.3, idle_current_a=0.04),
     "XL430-W250": ServoParams(position_gain_1_s=35.0, max_velocity_rad_s=_rpm(57), max_acceleration_rad_s2=80.0,
                               stall_torque_nm=1.5, stall_current_a=1.4, idle_current_a=0.05,
                               inertia_kg_m2=1e-3, supply_voltage_v=12.0),
     "XL330-M288": ServoParams(position_gain_1_s=40.0, max_velocity_rad_s=_rpm(103), max_acceleration_rad_s2=150.0,
                               stall_torque_nm=0.52, stall_current_a=1.47, idle_current_a=0.03,
                               inertia_kg_m2=3e-4, damping_nm_s_rad=0.01, supply_voltage_v=5.0),
-    "STS3215": ServoParams(position_gain_1_s=30.0, max_velocity_rad_s=_rpm(50), max_acceleration_rad_s2=80.0,
-                           stall_torque_nm=1.91, stall_current_a=2.7, idle_current_a=0.05,
-                           inertia_kg_m2=1e-3, supply_voltage_v=7.4),
+    "STS3215": from_position_loop(STS3215_PARAMS, stall_current_a=2.7, idle_current_a=0.05),
 }
 
 

@@ -18,6 +18,7 @@ class FeetechBus(MotorBus):
     protocol = protocol
     models: dict[str, ControlTable] = MODELS
     head_size = 4
+    id_offset = 2
     status_overhead = protocol.STATUS_OVERHEAD
     name = "Feetech"
 

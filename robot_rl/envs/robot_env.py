@@ -81,6 +81,7 @@ class RobotEnv(gym.Env):
         # (a dry run writes nothing, so the robot stays where it is)
         self._state = self.robot.read()
         self._last_command = self._state.position_rad.copy()
+        self.task.sent_command = self._last_command
         self._next_tick_s = self.robot.now_s() + self.period_s
         return self.task.observe(self._state), {"success": False}
 
@@ -92,7 +93,7 @@ class RobotEnv(gym.Env):
         command = self.task.command(action, self._state, self._last_command)
         if self.workspace is not None:
             command = self.workspace(command, self._last_command)
-        self._last_command = self.robot.write(command)
+        self._last_command = self.task.sent_command = self.robot.write(command)
         timing.write_end_s = time.monotonic()
         self._wait_and_read()
         return self._finish_step(action)
@@ -103,7 +104,7 @@ class RobotEnv(gym.Env):
         if self._state is None or self._last_command is None:
             raise gym.error.ResetNeeded("call reset() before hold_step()")
         self.timing.write_start_s = time.monotonic()
-        self._last_command = self.robot.write(self._last_command)
+        self._last_command = self.task.sent_command = self.robot.write(self._last_command)
         self.timing.write_end_s = time.monotonic()
         self._wait_and_read()
         return self._finish_step(np.zeros(self.action_space.shape))

@@ -69,7 +69,7 @@ class SO101Reach(Task):
         self.target = np.array(config.fixed_target or (0.25, 0.0, 0.15), dtype=np.float64)
         self.home = np.clip(np.zeros(spec.n_joints), self.low, self.high)
         n = spec.n_joints
-        size = 2 * n + 9 + n_act
+        size = 2 * n + 9 + 2 * n_act
         self._observation_space = gym.spaces.Box(-np.inf, np.inf, (size,), dtype=np.float32)
         self.distance = np.inf
 
@@ -86,7 +86,8 @@ class SO101Reach(Task):
         joints = self.spec.joint_names
         return (tuple(f"{j}_pos" for j in joints) + tuple(f"{j}_vel_x0.1" for j in joints)
                 + tuple(f"gripper_{a}" for a in "xyz") + tuple(f"target_{a}" for a in "xyz")
-                + tuple(f"to_target_{a}" for a in "xyz") + tuple(f"{j}_last_action" for j in self.config.action_joints))
+                + tuple(f"to_target_{a}" for a in "xyz") + tuple(f"{j}_last_action" for j in self.config.action_joints)
+                + tuple(f"{j}_command" for j in self.config.action_joints))
 
     def gripper_position(self, joint_position_rad: np.ndarray) -> np.ndarray:
         """Gripper site position (m); the last result is reused for the same joint angles."""
@@ -125,8 +126,11 @@ class SO101Reach(Task):
     def observe(self, state: JointState) -> np.ndarray:
         gripper = self.gripper_position(state.position_rad)
         self.distance = math.dist(gripper, self.target)
+        # The command, not only the measured position: with incremental actions and joints
+        # that sag under gravity, the policy must see where it is asking the joints to be.
         return np.concatenate([state.position_rad, state.velocity_rad_s * self.VELOCITY_SCALE, gripper,
-                               self.target, self.target - gripper, self.last_action]).astype(np.float32)
+                               self.target, self.target - gripper, self.last_action,
+                               self.sent_command[self._act_index]]).astype(np.float32)
 
     def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:
         distance = math.dist(self.gripper_position(state.position_rad), self.target)

@@ -48,6 +48,9 @@ class Task(abc.ABC):
         self.low = np.asarray(spec.position_min_rad, dtype=np.float64)
         self.high = np.asarray(spec.position_max_rad, dtype=np.float64)
         self.last_action = np.zeros(n)
+        # The joint command the robot actually sent last (after every safety layer); the env
+        # keeps it up to date, so tasks with incremental actions can observe it.
+        self.sent_command = np.zeros(n)
 
     @property
     @abc.abstractmethod

@@ -98,7 +98,7 @@ def test_extra_delay_makes_every_reply_late() -> None:
             start = time.monotonic()
             port.write(dxl.ping(1))
             assert len(port.read(PING_REPLY_SIZE)) == PING_REPLY_SIZE
-            assert 0.015 <= time.monotonic() - start < 0.1
+            assert 0.015 <= time.monotonic() - start < 1.0  # the delay happened; no hang
 
 
 def test_disconnect_after_packets_loses_the_port() -> None:

@@ -44,7 +44,7 @@ def test_timeout_says_how_many_bytes(pty_pair) -> None:
         start = time.monotonic()
         with pytest.raises(BusTimeoutError, match="got 2 of 5 bytes"):
             t.read_exactly(5, 0.05)
-        assert 0.04 < time.monotonic() - start < 0.5
+        assert 0.04 < time.monotonic() - start < 2.0  # waited for the deadline, then gave up
 
 
 def test_missing_port() -> None:

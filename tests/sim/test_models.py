@@ -1,5 +1,5 @@
 """The MJCF models under sim/models: they load, step cleanly, match their READMEs and
-sim/servo_params.py, and do what their tasks need (a reachable gripper site, a turnable
+drivers/servo_params.py, and do what their tasks need (a reachable gripper site, a turnable
 valve)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 mujoco = pytest.importorskip("mujoco")
 
-from sim import servo_params as sp  # noqa: E402
+from drivers import servo_params as sp  # noqa: E402
 from sim.assets import MODELS_DIR, UnknownRobotError, known_robots, model_path  # noqa: E402
 
 ROBOTS = ("so101", "dclaw")

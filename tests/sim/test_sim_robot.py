@@ -14,6 +14,7 @@ mujoco = pytest.importorskip("mujoco")
 
 from drivers.robot import Robot  # noqa: E402
 from drivers.robot_config import RobotConfig  # noqa: E402
+from drivers.servo_params import STS3215_PARAMS  # noqa: E402
 from sim.errors import RenderUnavailableError, RobotNotOpenError, SimConfigurationError  # noqa: E402
 from sim.sim_config import DomainRandomization, SimConfig  # noqa: E402
 from sim.sim_robot import RAD_PER_TICK, SimRobot, control_period_steps  # noqa: E402
@@ -219,8 +220,8 @@ def test_effort_is_current_in_amperes(so101_config: RobotConfig) -> None:
     robot.sleep_until(0.01)
     state = robot.read()
     torque_nm = robot.data.actuator_force[robot.twin.actuator]
-    # STS3215: 1.91 N.m stall at 2.7 A (drivers.emulator.servo_model).
-    np.testing.assert_allclose(state.effort, torque_nm / (1.91 / 2.7))
+    # STS3215: the twin's stall torque (drivers.servo_params) at 2.7 A stall current.
+    np.testing.assert_allclose(state.effort, torque_nm / (STS3215_PARAMS.max_torque_nm / 2.7))
     assert state.effort[1] > 0.1
 
 

@@ -26,7 +26,8 @@ same literal), and is derived from public figures by the small functions below; 
 - XM430-W350 rotor inertia and friction: estimates (no published identification found); see
   ``sim/models/dclaw/README.md`` for the reasoning and the range of plausible values.
 
-Only the standard library is used, so ``drivers`` (the emulated bus) may later share this.
+Only the standard library is used: the twin (``sim``) and the emulated bus
+(``drivers.emulator.servo_model``) both take their numbers from here, so the two agree.
 """
 
 from __future__ import annotations
