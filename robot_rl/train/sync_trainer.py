@@ -130,8 +130,11 @@ class SyncTrainer:
                  self.run.root, self.step, report.restored, report.lost)
 
     # -- the loop --------------------------------------------------------------------------------
-    def train(self) -> dict[str, Any]:
+    def train(self, stop_at: int | None = None) -> dict[str, Any]:
+        """Train to ``loop.total_steps`` (or to ``stop_at`` steps first: a later call goes on,
+        starting a fresh episode). Writes a checkpoint on the way out, whatever the reason."""
         loop = self.config.loop
+        end = loop.total_steps if stop_at is None else min(stop_at, loop.total_steps)
         recent: deque[float] = deque(maxlen=20)
         window_start, window_steps = time.monotonic(), 0
         last_metrics: dict[str, float] = {}
@@ -141,7 +144,7 @@ class SyncTrainer:
         episode_return, started = 0.0, time.monotonic()
         interrupted = False
         try:
-            while self.step < loop.total_steps:
+            while self.step < end:
                 action = self._act(obs)
                 next_obs, reward, terminated, truncated, info = self.env.step(action)
                 self.replay.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
@@ -187,7 +190,7 @@ class SyncTrainer:
                 log.info("checkpoint %s", path)
             except Exception as exc:  # never mask the error that stopped training
                 log.error("could not write the final checkpoint: %s", exc)
-            self.metrics.close()
+            self.metrics.flush()
         return self._summary(best, time.monotonic() - started, interrupted)
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
@@ -222,6 +225,7 @@ class SyncTrainer:
                 "checkpoint": str(self.run.latest_checkpoint)}
 
     def close(self) -> None:
+        self.metrics.close()
         self.replay.close()
         self.env.close()
         self.eval_env.close()
