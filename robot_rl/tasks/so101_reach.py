@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import gymnasium as gym
 import numpy as np
@@ -42,6 +43,7 @@ class ReachConfig:
     initial_noise_rad: float = 0.05
     action_joints: tuple[str, ...] = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex")
     distance_weight: float = 1.0
+    action_mode: Literal["delta", "absolute"] = "delta"
 
 
 class SO101Reach(Task):
@@ -120,7 +122,11 @@ class SO101Reach(Task):
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         self.last_action = action
         command = last_command.copy()
-        command[self._act_index] += action * self.config.max_delta_rad
+        if self.config.action_mode == "absolute":
+            low, high = self.low[self._act_index], self.high[self._act_index]
+            command[self._act_index] = low + (action + 1.0) * 0.5 * (high - low)
+        else:
+            command[self._act_index] += action * self.config.max_delta_rad
         return np.clip(command, self.low, self.high)
 
     def observe(self, state: JointState) -> np.ndarray:
