@@ -39,10 +39,10 @@ class ReachConfig:
     target_margin: float = 0.25
     min_height_m: float = 0.05
     action_cost: float = 0.01
-    success_bonus: float = 0.5
+    success_bonus: float = 5.0
     initial_noise_rad: float = 0.05
     action_joints: tuple[str, ...] = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex")
-    distance_weight: float = 1.0
+    distance_weight: float = 10.0
     action_mode: Literal["delta", "absolute"] = "delta"
 
 
