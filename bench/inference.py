@@ -98,6 +98,28 @@ def c_inside(source: Path, out_dir: Path, flags: tuple[str, ...], calls: int) ->
     return json.loads(done.stdout)
 
 
+def runner_overhead(tmp: Path, episodes: int) -> dict[str, float]:
+    """The on-device runner's whole per-step overhead excluding bus time: an SO-101 reach
+    policy of the reference size driven by ``deploy.runtime.runner.run_policy`` on the twin
+    (whose read/write stand in for the bus and are excluded, as is the wait for the tick)."""
+    import gymnasium as gym
+
+    import robot_rl  # noqa: F401
+    from deploy.runtime.runner import run_policy
+    from robot_rl.algos.networks import SquashedGaussianActor as Actor
+
+    env = gym.make("robot_rl/SO101Reach-v0")
+    actor = Actor(env.observation_space.shape[0], env.action_space.low, env.action_space.high, HIDDEN)
+    path = tmp / "so101.onnx"
+    export_onnx(actor, None, {"task_id": "robot_rl/SO101Reach-v0", "robot_id": "so101", "control_rate_hz": 20.0}, path)
+    report = run_policy(OnnxPolicy(path), env.unwrapped, episodes, env.spec.max_episode_steps)
+    env.close()
+    summary = report.summary()
+    return {"steps": summary["steps"], "overhead_p50_us": summary["overhead_us_p50"],
+            "overhead_p99_us": summary["overhead_us_p99"], "policy_p50_us": summary["policy_us_p50"],
+            "policy_p99_us": summary["policy_us_p99"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=10_000)
@@ -136,6 +158,7 @@ def main() -> int:
             c_meta = {"flash_bytes": result.flash_bytes, "ram_bytes": result.ram_bytes, "compiler": compiler}
         else:
             c_meta = {"skipped": "no C compiler"}
+        runner = runner_overhead(tmp, episodes=40)
 
         expected = reference.act(pool)
         for name, call in backends.items():
@@ -154,6 +177,9 @@ def main() -> int:
     for row in c_rows:
         print(f"{row['backend']:<48} {row['p50_us']:>8.2f} {row['p99_us']:>8.2f} {row['mean_us']:>8.2f} "
               f"{'':>10}  (loop mean {row['loop_mean_us']:.2f} us over {row['calls']} calls)")
+    print(f"runner per-step overhead excluding bus and waiting (SO-101 reach, {runner['steps']} steps): "
+          f"p50 {runner['overhead_p50_us']:.1f} us, p99 {runner['overhead_p99_us']:.1f} us "
+          f"(of which the policy p50 {runner['policy_p50_us']:.1f} us)")
     if "flash_bytes" in c_meta:
         print(f"C export: flash {c_meta['flash_bytes']:,} bytes (const weights), RAM {c_meta['ram_bytes']:,} bytes "
               "(static scratch)")
@@ -166,7 +192,7 @@ def main() -> int:
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
                     "processor": platform.processor(), "torch": torch.__version__, "onnxruntime": ort.__version__,
                     "numpy": np.__version__},
-        "rows": rows, "c_inside_rows": c_rows, "c_export": c_meta,
+        "rows": rows, "c_inside_rows": c_rows, "c_export": c_meta, "runner": runner,
     }
     (RESULTS / "inference.json").write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {RESULTS / 'inference.json'}")
