@@ -116,10 +116,10 @@ def sb3(algo: str, buffer: RandomBuffer) -> Variant:
 
 def build_variants(names: list[str], with_sb3: bool, buffer: RandomBuffer) -> list[Variant]:
     table = {
-        "sac-eager-fp32": lambda: ours("SAC eager fp32", "SAC", buffer),
+        "sac-eager-fp32": lambda: ours("SAC eager fp32", "SAC", buffer, compile=False),
         "sac-compiled-fp32": lambda: ours("SAC compiled fp32", "SAC", buffer, compile=True),
         "sac-compiled-bf16": lambda: ours("SAC compiled bf16", "SAC", buffer, compile=True, precision="bf16"),
-        "td3-eager-fp32": lambda: ours("TD3 eager fp32", "TD3", buffer),
+        "td3-eager-fp32": lambda: ours("TD3 eager fp32", "TD3", buffer, compile=False),
         "td3-compiled-fp32": lambda: ours("TD3 compiled fp32", "TD3", buffer, compile=True),
         "td3-compiled-bf16": lambda: ours("TD3 compiled bf16", "TD3", buffer, compile=True, precision="bf16"),
     }

@@ -1,10 +1,10 @@
 """Adam that takes gradients as arguments, so a whole update can be one compiled function.
 
 ``torch.optim.Adam`` reads ``param.grad``; the learners compute gradients functionally
-(``torch.func.grad``) and pass them here. The arithmetic is ``torch.optim.Adam``'s
-(without weight decay or amsgrad): the tests check the two agree step for step. Each step
-is a handful of multi-tensor (``_foreach``) operations whatever the number of tensors, and
-the step counter is a tensor, so ``torch.compile`` does not recompile as it grows.
+(``robot_rl.algos.gradients``) and pass them here. The arithmetic is ``torch.optim.Adam``'s
+(without weight decay or amsgrad), rearranged; the tests check the two agree step for step.
+Each step is a handful of multi-tensor (``_foreach``) operations whatever the number of
+tensors, and the step counter is a tensor, so ``torch.compile`` does not recompile as it grows.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from robot_rl.algos.errors import CheckpointError, LearnerConfigError
 
 
 class Adam:
-    """Adam state for a fixed list of tensors, which ``step`` updates in place.
+    """Adam state for a fixed list of tensors, which ``step`` (or ``advance`` + ``apply``) updates in place.
 
     params: the tensors to optimise (not requiring grad: they are changed in place).
     lr: learning rate; betas: decay rates of the first and second moment; eps: added to
@@ -39,28 +39,50 @@ class Adam:
         self.eps = float(eps)
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        # float64: the bias corrections 1 - beta ** step then match torch.optim.Adam (Python floats).
-        self.step_count = torch.zeros((), dtype=torch.float64, device=self.params[0].device)
+        # float32 like torch.optim.Adam's. Not float64: under torch.compile (2.13) a float64
+        # scalar tensor in the _foreach arithmetic on float32 tensors computes wrong values.
+        self.step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
+        self._step_size = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
+        self._eps_hat = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
-        """Apply one update: ``p -= lr * m_hat / (sqrt(v_hat) + eps)`` for each tensor.
+        """One update, ``advance()`` then ``apply(grads)``."""
+        self.advance()
+        self.apply(grads)
 
+    @torch.no_grad()
+    def advance(self) -> None:
+        """Count a step and compute its scalar factors (a few operations on 0-d tensors).
+
+        Kept apart from ``apply`` on purpose: compiled into the same kernel as the element
+        loop, ``beta ** step`` would be recomputed for every element (the step tensor may
+        alias the outputs, so the C++ compiler cannot hoist it), which tripled the cost.
+        """
+        beta1, beta2 = self.betas
+        self.step_count.add_(1.0)
+        root_bias_correction2 = torch.sqrt(1.0 - torch.pow(beta2, self.step_count))
+        # lr * sqrt(1 - beta2^t) / (1 - beta1^t), negated for the final add.
+        torch.div(root_bias_correction2 * -self.lr, 1.0 - torch.pow(beta1, self.step_count), out=self._step_size)
+        torch.mul(root_bias_correction2, self.eps, out=self._eps_hat)
+
+    @torch.no_grad()
+    def apply(self, grads: Sequence[torch.Tensor]) -> None:
+        """Update the moments and the parameters with the factors of the last ``advance``.
+
+        ``p += step_size * m / (sqrt(v) + eps_hat)``, which is torch's
+        ``p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)`` multiplied out.
         grads: one gradient per parameter, same order and shapes.
         """
         beta1, beta2 = self.betas
         grads = list(grads)
-        self.step_count.add_(1.0)
         torch._foreach_lerp_(self.exp_avg, grads, 1.0 - beta1)
         torch._foreach_mul_(self.exp_avg_sq, beta2)
         torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1.0 - beta2)
-        bias_correction1 = 1.0 - torch.pow(beta1, self.step_count)
-        bias_correction2 = 1.0 - torch.pow(beta2, self.step_count)
         denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_mul_(denom, torch.rsqrt(bias_correction2))
-        torch._foreach_add_(denom, self.eps)
+        torch._foreach_add_(denom, self._eps_hat)
         update = torch._foreach_div(self.exp_avg, denom)
-        torch._foreach_mul_(update, -self.lr / bias_correction1)
+        torch._foreach_mul_(update, self._step_size)
         torch._foreach_add_(self.params, update)
 
     def state_dict(self) -> dict[str, Any]:
@@ -83,5 +105,7 @@ class Adam:
                     raise ValueError(f"moment of shape {tuple(source.shape)} for a tensor of {tuple(target.shape)}")
                 target.copy_(source)
             self.step_count.copy_(state["step"])
+            self._step_size.zero_()  # recomputed by the next advance()
+            self._eps_hat.zero_()
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:
             raise CheckpointError(f"Adam state does not fit: {exc}") from exc

@@ -10,13 +10,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.func import functional_call, grad_and_value
+from torch.func import functional_call
 
 from robot_rl.algos.adam import Adam
 from robot_rl.algos.batch import Batch
 from robot_rl.algos.checkpoint import check_keys, load_part
+from robot_rl.algos.compile import CompiledStep
 from robot_rl.algos.config_checks import check
 from robot_rl.algos.errors import CheckpointError
+from robot_rl.algos.gradients import grad_and_value
 from robot_rl.algos.networks import CriticEnsemble, DeterministicActor
 from robot_rl.algos.normalizer import ObservationNormalizer
 from robot_rl.algos.precision import Precision, hidden_matmul_dtype
@@ -54,11 +56,11 @@ class TD3Config:
     precision: Precision = "fp32"
     """``fp32`` or ``bf16`` hidden matmuls (see ``robot_rl.algos.precision``)."""
     compile: bool = False
-    """Run the critic and actor steps through ``torch.compile`` (see ``SACConfig.compile``)."""
+    """Run each update as one ``torch.compile`` d graph (see ``SACConfig.compile``)."""
     device: str = "cpu"
     """Torch device of the networks and of the batches given to ``update``."""
     seed: int = 0
-    """Seed of the learner's random generators (smoothing and exploration noise)."""
+    """Seed of the initial weights and of the learner's random generators (smoothing, exploration noise)."""
 
     def __post_init__(self) -> None:
         check(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")
@@ -115,9 +117,11 @@ class TD3:
     ):
         self.config = config
         self.device = torch.device(config.device)
-        self.actor = DeterministicActor(obs_dim, action_low, action_high, config.hidden_sizes).to(self.device)
-        self.action_dim = self.actor.action_dim
-        self.critic = CriticEnsemble(obs_dim, self.action_dim, config.hidden_sizes, config.n_critics).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # initial weights from config.seed, global generator untouched
+            torch.manual_seed(config.seed)
+            self.actor = DeterministicActor(obs_dim, action_low, action_high, config.hidden_sizes).to(self.device)
+            self.action_dim = self.actor.action_dim
+            self.critic = CriticEnsemble(obs_dim, self.action_dim, config.hidden_sizes, config.n_critics).to(self.device)
         self.actor_target = frozen_copy(self.actor)
         self.critic_target = frozen_copy(self.critic)
         for module in (self.actor, self.critic):
@@ -139,9 +143,7 @@ class TD3:
         self._generator = torch.Generator(self.device).manual_seed(config.seed)
         self._act_generator = torch.Generator(self.device).manual_seed(config.seed + 1)
         self._hidden_dtype = hidden_matmul_dtype(config.precision)
-        self._step = self._step_eager
-        if config.compile:
-            self._step = torch.compile(self._step_eager, fullgraph=True, dynamic=False)
+        self._step = CompiledStep(self._step_eager, config.compile)
 
     @torch.no_grad()
     def _derive_from_bounds(self) -> None:
@@ -163,6 +165,9 @@ class TD3:
             obs, next_obs = self.normalizer(obs), self.normalizer(next_obs)
         noise = torch.randn((len(next_obs), self.action_dim), generator=self._generator, device=self.device)
         update_actor = self.num_updates % self.config.policy_delay == 0
+        self.critic_optimizer.advance()  # outside the (compiled) step: see Adam.advance
+        if update_actor:
+            self.actor_optimizer.advance()
         values = self._step(obs, action, reward, next_obs, done, discount, noise, update_actor)
         self.num_updates += 1
         self.num_actor_updates += int(update_actor)
@@ -201,20 +206,19 @@ class TD3:
         """The whole update as one function of tensors (what ``compile`` compiles); returns the metrics stacked."""
         smoothing_noise = standard_noise * self._policy_noise_std
         target = self.compute_target(next_obs, reward, done, discount, smoothing_noise)
-        grads, (loss, q_mean) = grad_and_value(self._critic_loss, has_aux=True)(
-            self._critic_params, obs, action, target)
-        self.critic_optimizer.step(list(grads.values()))
+        grads, (loss, q_mean) = grad_and_value(self._critic_loss, self._critic_params, obs, action, target)
+        self.critic_optimizer.apply(list(grads.values()))
         metrics = [loss, q_mean]
         if update_actor:
-            actor_grads, actor_loss = grad_and_value(self._actor_loss)(self._actor_params, obs)
-            self.actor_optimizer.step(list(actor_grads.values()))
+            actor_grads, (actor_loss, _) = grad_and_value(self._actor_loss, self._actor_params, obs)
+            self.actor_optimizer.apply(list(actor_grads.values()))
             polyak_update(*self._polyak_pairs, self.config.tau)
             metrics.append(actor_loss)
         return torch.stack(metrics)
 
-    def _actor_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
+    def _actor_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor) -> tuple[torch.Tensor, tuple[()]]:
         action = functional_call(self.actor, params, (obs,), {"hidden_dtype": self._hidden_dtype})
-        return -self.critic(obs, action, members=slice(0, 1), hidden_dtype=self._hidden_dtype).mean()
+        return -self.critic(obs, action, members=slice(0, 1), hidden_dtype=self._hidden_dtype).mean(), ()
 
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Action(s) for observation(s) ``(obs_dim,)`` or ``(B, obs_dim)``, as float32 numpy.

