@@ -27,8 +27,8 @@ def cmd_timing(args: argparse.Namespace) -> int:
     import numpy as np
 
     from robot_rl.realtime.loop_timing import load_timing
-    from robot_rl.realtime.timing_report import (TimingReportError, column, plot_timing, target_period_from_config,
-                                                 timing_report)
+    from robot_rl.realtime.timing_report import (TimingReportError, column, configured_command_lead, plot_timing,
+                                                 target_period_from_config, timing_report)
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
@@ -51,6 +51,7 @@ def cmd_timing(args: argparse.Namespace) -> int:
         raise CommandError(f"{run_dir}: {exc}") from exc
     out = Path(args.out) if args.out else run_dir / "plots" / "loop_timing.png"
     report["target_source"] = source
+    report["command_lead_s"] = configured_command_lead(run_dir)
     report["run_dir"] = str(run_dir)
     report["plot"] = str(plot_timing(rows, target, out, f"{run_dir.name}: control loop at {1 / target:g} Hz"))
     if args.json:
@@ -77,8 +78,9 @@ def format_report(report: dict[str, Any]) -> str:
         "",
         f"{'per step (ms)':<26}{'p50':>9}{'p90':>9}{'p99':>9}{'p99.9':>9}{'max':>9}",
     ]
-    labels = {"period_error": "period error", "latency": "state-to-command latency", "compute": "compute (policy)",
-              "read": "read (state)", "write": "write (command)", "late": "wake-up lateness"}
+    labels = {"period_error": "period error", "latency": "state-to-command latency",
+              "tick_to_command": "tick to command", "compute": "compute (policy)", "read": "read (state)",
+              "write": "write (command)", "late": "wake-up lateness"}
     for name, label in labels.items():
         s = stats[name]
         lines.append(f"{label:<26}" + "".join(_ms(s[k]) for k in ("p50", "p90", "p99", "p99.9", "max")))
@@ -86,5 +88,12 @@ def format_report(report: dict[str, Any]) -> str:
     for name, part in report["budget"].items():
         bar = "#" * int(round(min(part["share"], 1.0) * 40))
         lines.append(f"  {name:<8}{part['mean_s'] * 1e3:9.3f} ms  {part['share']:7.1%}  {bar}")
+    lead = report.get("command_lead_s")
+    if lead is not None:
+        lines += ["", f"command lead {lead * 1e3:.3f} ms (realtime.command_lead_s): commands leave at that phase"]
+    elif report["suggested_command_lead_s"] is not None:
+        lines += ["", f"for commands at a fixed phase (microseconds of period error, constant latency) set "
+                      f"realtime.command_lead_s: {report['suggested_command_lead_s']:g}",
+                  "  (1.25 x the p99.9 tick-to-command time of this run)"]
     lines += ["", f"plot       {report['plot']}"]
     return "\n".join(lines)

@@ -128,9 +128,12 @@ class LearnerLoop:
                 self.status[Slot.RING_LOST] = self.lost
                 log.warning("%d transitions lost: the learner fell more than a ring behind", drained.lost)
             steps = self.replay.total_added
-            stop = self.status[Slot.STOP] > 0 or self.stop_requested
-            actor_over = self.status[Slot.ACTOR_STATE] in (ActorState.DONE, ActorState.FAILED)
-            if (stop or actor_over) and not len(drained) and position >= self.ring.written:
+            # A stop request ends the learner only once the loop has pushed its last transition
+            # (it finishes its step first), so that the final checkpoint holds every one.
+            now = self.stop_requested or self.status[Slot.STOP] >= 2
+            actor_over = self.status[Slot.ACTOR_STATE] in (ActorState.DONE, ActorState.FAILED) or \
+                self.status[Slot.ACTOR_EXITED] > 0
+            if (now or actor_over) and not len(drained) and position >= self.ring.written:
                 break
             allowed = rt.max_updates_per_step * max(steps - start_steps, 0) - session_updates
             if len(self.replay) >= loop.update_after and loop.updates_per_step > 0 and allowed >= 1:

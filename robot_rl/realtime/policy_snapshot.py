@@ -58,23 +58,36 @@ def snapshot(learner: Any) -> tuple[SnapshotLayout, np.ndarray]:
 
 
 class NumpyPolicy:
-    """Runs a snapshot. ``load(flat)`` swaps weights (views into one array, no reallocation)."""
+    """Runs a snapshot. ``load(flat)`` copies weights in (views into one array, no reallocation);
+    ``swap(buffer)`` adopts a float32 buffer of the layout's size instead, without copying."""
 
     def __init__(self, layout: SnapshotLayout, seed: int = 0) -> None:
         self.layout = layout
         self.flat = np.zeros(layout.size, dtype=np.float32)
         self.views: dict[str, np.ndarray] = {}
-        offset = 0
-        for name, shape in layout.arrays:
-            n = int(np.prod(shape))
-            self.views[name] = self.flat[offset:offset + n].reshape(shape)
-            offset += n
+        self._make_views()
         self.n_layers = sum(1 for name, _ in layout.arrays if name.startswith("w"))
         self.rng = np.random.default_rng(seed)
         self.normalize = "obs_shift" in self.views
 
+    def _make_views(self) -> None:
+        offset = 0
+        for name, shape in self.layout.arrays:
+            n = int(np.prod(shape))
+            self.views[name] = self.flat[offset:offset + n].reshape(shape)
+            offset += n
+
     def load(self, flat: np.ndarray) -> None:
         self.flat[:] = flat
+
+    def swap(self, buffer: np.ndarray) -> np.ndarray:
+        """Run on ``buffer`` (float32, ``layout.size``) from now on; returns the previous weights'
+        buffer for reuse. Saves the control loop a copy of the weights at each new version."""
+        if buffer.dtype != np.float32 or buffer.shape != self.flat.shape:
+            raise ValueError(f"expected a float32 buffer of shape {self.flat.shape}, got {buffer.dtype} {buffer.shape}")
+        previous, self.flat = self.flat, buffer
+        self._make_views()
+        return previous
 
     def _net(self, obs: np.ndarray) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float32)

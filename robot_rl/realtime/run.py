@@ -6,7 +6,9 @@ checkpoint. A second Ctrl-C stops at once (the loop still turns torque off; no c
 If the learner dies, the loop goes on or stops as ``realtime.learner_failure`` says; if the
 loop dies, the learner checkpoints and stops. The exit code says how the run ended.
 
-``RUN_DIR/pids.json`` names the three processes of the latest session (parent, control loop,
+The parent, otherwise idle, saves the loop's per-step timing rows (``RUN_DIR/timing``) and
+computes the percentiles the progress line and the metrics show, so the loop process never
+does file I/O or statistics. ``RUN_DIR/pids.json`` names the three processes of the latest session (parent, control loop,
 learner), for operators and tests that need to signal one of them.
 """
 
@@ -27,6 +29,7 @@ import numpy as np
 from robot_rl.envs.robot_env import RobotEnv
 from robot_rl.realtime.control_loop import LoopArgs, control_loop_main, make_realtime_env
 from robot_rl.realtime.learner_loop import LearnerArgs, learner_main
+from robot_rl.realtime.loop_timing import SUMMARY_ROWS, TimingFileWriter, newest_rows, window_summary
 from robot_rl.realtime.policy_snapshot import snapshot
 from robot_rl.realtime.status_board import ActorState, LearnerState, Slot, StatusBoard
 from robot_rl.realtime.transition_ring import TransitionRing
@@ -79,6 +82,7 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
     weights = WeightBoard.create(flat.shape[0])
     status = StatusBoard.create()
     status[Slot.ACTOR_STEPS], status[Slot.ACTOR_EPISODES] = start_step, start_episode  # before the loop runs
+    timing = TimingFileWriter(run.root / "timing", status.loop_timing, status.loop_timing_count)
     ctx = mp.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
     learner = ctx.Process(target=learner_main, name="robot_rl-learner", args=(LearnerArgs(
@@ -106,15 +110,15 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
         if not _wait(lambda: status[Slot.LEARNER_STATE] != LearnerState.STARTING or not learner.is_alive(),
                      START_TIMEOUT_S) or not learner.is_alive():
             status[Slot.STOP] = 2
-            raise LearnerStartError(f"the learner process did not start in {START_TIMEOUT_S:.0f} s (exit code "
-                                    f"{learner.exitcode}; see its log above)")
+            what = f"died (exit code {learner.exitcode})" if not learner.is_alive() else \
+                f"did not start in {START_TIMEOUT_S:.0f} s"
+            raise LearnerStartError(f"the learner process {what} before the control loop started; see its log above")
         actor.start()
         write_text_atomic(run.root / "pids.json", json.dumps(
             {"parent": os.getpid(), "control_loop": actor.pid, "learner": learner.pid}))
-        outcome = _watch(actor, learner, status, signals, on_status)
+        outcome = _watch(actor, learner, status, signals, on_status, timing)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        status[Slot.STOP] = max(status[Slot.STOP], 1)  # normally set already; not after an error here
         for process in (actor, learner):
             if process.is_alive():
                 process.join(STOP_TIMEOUT_S)
@@ -122,6 +126,12 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
                 log.error("%s did not stop in %.0f s: terminating it", process.name, STOP_TIMEOUT_S)
                 process.terminate()
                 process.join(10)
+            if process is actor:
+                status[Slot.ACTOR_EXITED] = 1
+                timing.close()
+                _summarise_timing(status, timing)
+        for s, handler in previous.items():  # a second Ctrl-C while waiting still means "stop at once"
+            signal.signal(s, handler)
         snapshot_status = status.snapshot()
         for part in (ring, weights, status):
             part.close()
@@ -147,10 +157,28 @@ def _wait(condition, timeout_s: float) -> bool:
     return False
 
 
-def _watch(actor, learner, status: StatusBoard, signals: dict, on_status) -> Outcome:
+def _summarise_timing(status: StatusBoard, timing: TimingFileWriter) -> None:
+    """The loop's recent timing percentiles for the status board (the loop only records rows)."""
+    summary = window_summary(newest_rows(status.loop_timing, int(status.loop_timing_count[0]), SUMMARY_ROWS))
+    if summary:
+        status[Slot.LOOP_PERIOD_ERR_P50_S] = summary["period_error_p50_s"]
+        status[Slot.LOOP_PERIOD_ERR_P99_S] = summary["period_error_p99_s"]
+        status[Slot.LOOP_LATENCY_P99_S] = summary["latency_p99_s"]
+        status[Slot.LOOP_COMPUTE_P99_S] = summary["compute_p99_s"]
+    if timing.lost:
+        log.warning("%d timing rows of the control loop were lost (the parent fell behind)", timing.lost)
+        timing.lost = 0
+
+
+def _watch(actor, learner, status: StatusBoard, signals: dict, on_status, timing: TimingFileWriter) -> Outcome:
     reason = ""
     code = EXIT_OK
+    next_summary = time.monotonic()
     while actor.is_alive():
+        timing.drain()
+        if time.monotonic() >= next_summary:
+            next_summary += 1.0
+            _summarise_timing(status, timing)
         if not learner.is_alive() and status[Slot.LEARNER_DEAD] == 0:
             status[Slot.LEARNER_DEAD] = 1
             reason = f"the learner process died (exit code {learner.exitcode})"
@@ -161,6 +189,7 @@ def _watch(actor, learner, status: StatusBoard, signals: dict, on_status) -> Out
             on_status(status.snapshot())
         time.sleep(0.1)
     actor.join()
+    status[Slot.ACTOR_EXITED] = 1
     if actor.exitcode != 0 or status[Slot.ACTOR_STATE] == ActorState.FAILED:
         code = EXIT_FAILED
         cause = " (the watchdog turned torque off)" if status[Slot.WATCHDOG_FIRED] >= 2 else ""

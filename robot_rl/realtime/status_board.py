@@ -1,7 +1,9 @@
 """Counters and flags the three processes share (float64 slots in shared memory).
 
-Each slot has exactly one writer: the control loop writes the ``actor_*`` and ``loop_*``
-slots, the learner the ``learner_*`` slots, the parent the ``stop`` flags.
+Each slot has exactly one writer: the control loop writes the ``actor_*`` slots, its overrun
+count and largest period error; the learner the ``learner_*`` and ``resume_*`` slots; the
+parent the ``stop`` flags, ``learner_dead``, ``actor_exited``, the loop's timing percentiles
+(from the shared timing rows) and the start step before the loop runs.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import enum
 
 import numpy as np
 
+from robot_rl.realtime.loop_timing import COLUMNS
 from robot_rl.realtime.shared_block import BlockSpec, SharedBlock
 
 
@@ -23,12 +26,12 @@ class Slot(enum.IntEnum):
     ACTOR_WEIGHT_VERSION = 6
     ACTOR_LAST_RETURN = 7
     ACTOR_LAST_SUCCESS = 8
-    LOOP_PERIOD_ERR_P50_S = 9
-    LOOP_PERIOD_ERR_P99_S = 10
-    LOOP_PERIOD_ERR_MAX_S = 11
-    LOOP_LATENCY_P99_S = 12
-    LOOP_OVERRUNS = 13
-    LOOP_COMPUTE_P99_S = 14
+    LOOP_PERIOD_ERR_P50_S = 9  # parent: over the newest timing rows, once a second
+    LOOP_PERIOD_ERR_P99_S = 10  # parent
+    LOOP_PERIOD_ERR_MAX_S = 11  # loop: the run's largest
+    LOOP_LATENCY_P99_S = 12  # parent
+    LOOP_OVERRUNS = 13  # loop: the run's count
+    LOOP_COMPUTE_P99_S = 14  # parent
     WATCHDOG_FIRED = 15
     LEARNER_UPDATES = 16
     LEARNER_HEARTBEAT_S = 17
@@ -41,9 +44,11 @@ class Slot(enum.IntEnum):
     RING_LOST = 24
     RESUME_RESTORED = 25  # learner: transitions put back from the run directory on --resume
     RESUME_LOST = 26  # learner: transitions of the run that were not on disk (the unflushed tail)
+    ACTOR_EXITED = 27  # parent: the control-loop process has exited (however it ended)
 
 
 N_SLOTS = 32
+LOOP_TIMING_ROWS = 16_384  # the loop's timing ring: seconds of steps between the parent's drains
 
 
 class ActorState(enum.IntEnum):
@@ -61,13 +66,22 @@ class LearnerState(enum.IntEnum):
 
 
 class StatusBoard:
+    """``board[Slot.X]`` reads and writes a slot. ``loop_timing`` / ``loop_timing_count``: the
+    control loop's per-step timing rows, a ring the loop writes (see
+    :class:`~robot_rl.realtime.loop_timing.TimingRecorder`) and the parent drains into files and
+    summarises, off the loop's critical path."""
+
     def __init__(self, block: SharedBlock) -> None:
         self.block = block
         self.slots = block["slots"]
+        self.loop_timing = block["loop_timing"]
+        self.loop_timing_count = block["loop_timing_count"]
 
     @classmethod
     def create(cls) -> "StatusBoard":
-        return cls(SharedBlock.create([("slots", (N_SLOTS,), "float64")]))
+        return cls(SharedBlock.create([("slots", (N_SLOTS,), "float64"),
+                                       ("loop_timing", (LOOP_TIMING_ROWS, len(COLUMNS)), "float64"),
+                                       ("loop_timing_count", (8,), "int64")]))
 
     @classmethod
     def attach(cls, spec: BlockSpec) -> "StatusBoard":
@@ -91,4 +105,5 @@ class StatusBoard:
 
     def close(self) -> None:
         self.slots = np.zeros(0)
+        self.loop_timing = self.loop_timing_count = np.zeros(0)
         self.block.close()

@@ -4,9 +4,13 @@ budget and a histogram, computed from the per-step rows of :mod:`robot_rl.realti
 The budget splits the period into where the time went, as means over the measured steps:
 ``read`` (the state read), ``compute`` (weight pick-up and policy), ``write`` (the command
 write), ``other`` (observation, reward, ring push and bookkeeping between the read and the
-write) and ``sleep`` (waiting for the next tick, lateness included; on the twin this also
+write, and the wait for ``realtime.command_lead_s`` if set) and ``sleep`` (waiting for the next tick, lateness included; on the twin this also
 holds the physics stepping). Since ``period = write + sleep + read + (latency - write)`` step
 by step, ``sleep = period - read - latency`` on average.
+
+``tick_to_command`` is the time from the wake-up (the start of the state read) to the start of
+the command write: with ``realtime.command_lead_s`` unset it is the work a lead must cover, and
+the report suggests a lead of 1.25 times its p99.9, rounded up to 0.1 ms.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from robot_rl.realtime.loop_timing import COLUMNS
 
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
 REPORTED = ("period_error", "latency", "compute", "read", "write", "late")
+LEAD_MARGIN = 1.25
 
 
 class TimingReportError(Exception):
@@ -59,6 +64,12 @@ def timing_report(rows: np.ndarray, target_period_s: float) -> dict[str, Any]:
     stats = {"period": percentiles(period), "period_error": percentiles(error)}
     for name in REPORTED[1:]:
         stats[name] = percentiles(column(rows, name)[measured] if name == "latency" else column(rows, name))
+    # latency = (read end -> write start) + write of the next step; read of the previous one.
+    read_before = np.concatenate([[np.nan], column(rows, "read")[:-1]])
+    tick_to_command = read_before + column(rows, "latency") - column(rows, "write")
+    stats["tick_to_command"] = percentiles(tick_to_command[measured])
+    p999 = stats["tick_to_command"]["p99.9"]
+    suggested = float(np.ceil(p999 * LEAD_MARGIN * 1e4) / 1e4) if np.isfinite(p999) else None
     overrun = column(rows, "overrun") > 0
     mean_period = float(period[measured].mean())
     mean_read = float(column(rows, "read")[measured].mean())
@@ -80,7 +91,18 @@ def timing_report(rows: np.ndarray, target_period_s: float) -> dict[str, Any]:
         "overrun_rate": float(overrun.sum() / rows.shape[0]),
         "budget": {name: {"mean_s": value, "share": value / target_period_s} for name, value in parts.items()},
         "weight_versions": [int(versions.min()), int(versions.max())],
+        "suggested_command_lead_s": suggested,
     }
+
+
+def configured_command_lead(run_dir: Path) -> float | None:
+    """The run's ``realtime.command_lead_s`` (None when unset or unknown)."""
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+        lead = (config.get("realtime") or {}).get("command_lead_s")
+        return None if lead is None else float(lead)
+    except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def target_period_from_config(run_dir: Path) -> tuple[float, str] | None:

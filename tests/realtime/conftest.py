@@ -33,13 +33,17 @@ class Run:
         self.run_dir = run_dir
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.out: list[str] = []
+        # One reader per pipe (never communicate() as well: two readers would split the text).
+        self._readers = [threading.Thread(target=self._read, args=(self.process.stderr, self.lines), daemon=True),
+                         threading.Thread(target=self._read, args=(self.process.stdout, self.out), daemon=True)]
+        for reader in self._readers:
+            reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line)
+    @staticmethod
+    def _read(stream, into: list[str]) -> None:
+        for line in stream:
+            into.append(line)
 
     @property
     def stderr(self) -> str:
@@ -64,11 +68,13 @@ class Run:
         import json
 
         try:
-            out, _ = self.process.communicate(timeout=timeout_s)
+            self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise AssertionError(f"the run did not end in {timeout_s} s:\n{self.stderr}") from None
-        self._reader.join(5)
+        for reader in self._readers:
+            reader.join(10)
+        out = "".join(self.out)
         summary = json.loads(out[out.index("{"):]) if "{" in out else {}
         return self.process.returncode, summary
 

@@ -77,3 +77,22 @@ def test_load_swaps_weights_in_place() -> None:
     assert all(policy.views[k] is v for k, v in views.items())  # no reallocation
     np.testing.assert_allclose(policy(obs, deterministic=True), b.act(obs, deterministic=True), atol=1e-5)
     assert not np.allclose(first, policy(obs, deterministic=True))
+
+
+def test_swap_adopts_the_buffer_and_returns_the_old_one() -> None:
+    a, b = make("sac", True), make("sac", True)
+    with torch.no_grad():
+        for p in b.actor.parameters():
+            p.mul_(1.5)
+    layout, flat_a = snapshot(a)
+    _, flat_b = snapshot(b)
+    policy = NumpyPolicy(layout)
+    policy.load(flat_a)
+    obs = observations(1)[0]
+    old = policy.swap(flat_b)
+    assert policy.flat is flat_b and old.shape == flat_b.shape
+    np.testing.assert_allclose(policy(obs, deterministic=True), b.act(obs, deterministic=True), atol=1e-5)
+    policy.swap(old)
+    np.testing.assert_allclose(policy(obs, deterministic=True), a.act(obs, deterministic=True), atol=1e-5)
+    with pytest.raises(ValueError):
+        policy.swap(np.zeros(3, np.float32))
