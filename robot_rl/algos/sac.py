@@ -5,10 +5,10 @@ updates and ``act`` turns observations into actions. Haarnoja et al. 2018 (SAC w
 automatic temperature), Chen et al. 2021 (REDQ: ``N`` critics, target minimum over a
 random subset of ``m``), Hiraoka et al. 2022 (DroQ: dropout and LayerNorm in the critics).
 
-An update is written functionally: gradients come from ``torch.func.grad`` and go to a
-functional Adam, so the critic step and the actor step are each one function of tensors
-that ``torch.compile`` can turn into one graph (``SACConfig.compile``). The maths lives in
-the small pure functions below and in ``squashed_gaussian``.
+An update is written functionally: the parameters are plain tensors, gradients come from
+``robot_rl.algos.gradients`` and go to a functional Adam, so the whole update is one
+function of tensors that ``torch.compile`` can turn into one graph (``SACConfig.compile``).
+The maths lives in the small pure functions below and in ``squashed_gaussian``.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class SACConfig:
     precision: Precision = "fp32"
     """``fp32`` or ``bf16`` hidden matmuls (see ``robot_rl.algos.precision``)."""
     compile: bool = False
-    """Run each update as one ``torch.compile`` d graph: about 1.6x the updates per second of
+    """Run each update as one ``torch.compile`` d graph: 1.5-1.8x the updates per second of
     eager mode for 256-wide networks on CPU (bench/learner.py), after a first update that
     compiles for 10-30 s (again for each new batch size). Needs a C++ compiler at run time;
     without one the learner logs a warning and runs eagerly. Off by default so that tests
