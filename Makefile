@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/bus.py
 	$(BIN)/python bench/env.py
 	$(BIN)/python bench/replay.py
