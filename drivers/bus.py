@@ -68,6 +68,7 @@ class MotorBus:
         self.fault_bits: dict[int, int] = {}
         self._last_request_bytes = 0
         self._packets: dict[tuple, bytes] = {}  # cached request packets (they never change)
+        self._layout_cache: dict[tuple, Register | None] = {}
 
     # -- motors ------------------------------------------------------------------------------
     def add_motor(self, motor: Motor) -> None:
@@ -104,12 +105,15 @@ class MotorBus:
         return self.tables[name][register]
 
     def _common_register(self, motors: Sequence[Motor], register: str) -> Register | None:
-        """The register if it sits at the same address and size on every motor, else None."""
-        regs = [self.tables[m.name][register] for m in motors]
-        first = regs[0]
-        if all(r.address == first.address and r.size == first.size for r in regs):
-            return first
-        return None
+        """The register if it sits at the same address and size on every motor, else None.
+        Cached: the control loop asks the same question every cycle."""
+        key = (tuple(m.name for m in motors), register)
+        if key not in self._layout_cache:
+            regs = [self.tables[m.name][register] for m in motors]
+            first = regs[0]
+            same = all(r.address == first.address and r.size == first.size for r in regs)
+            self._layout_cache[key] = first if same else None
+        return self._layout_cache[key]
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> "MotorBus":
@@ -359,8 +363,8 @@ class MotorBus:
             return
         if reg.access is Access.R:
             raise ConfigurationError(f"register {register} is read-only")
-        data = reg.encode_array(raw, [m.id for m in motors])
-        self.group_write(reg.address, reg.size, [m.id for m in motors], data)
+        ids = [m.id for m in motors]
+        self.group_write(reg.address, reg.size, ids, reg.encode_array(raw, ids))
 
     def write(self, register: str, values: np.ndarray | Sequence[float], names: Sequence[str] | None = None) -> None:
         """SYNC_WRITE values in SI units (the register's ``unit``)."""
