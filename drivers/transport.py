@@ -42,7 +42,8 @@ class SerialTransport:
     1 ms is enough for a USB adapter whose latency timer is 1 ms.
     """
 
-    def __init__(self, port: str, baud: int, *, margin_s: float = 0.01, spin_s: float = 150e-6) -> None:
+    def __init__(self, port: str, baud: int, *, margin_s: float = 0.01, spin_s: float = 150e-6,
+                 spin_after_s: float = 600e-6) -> None:
         if baud <= 0:
             raise ValueError(f"baud must be positive, got {baud}")
         self.port = port
@@ -51,6 +52,9 @@ class SerialTransport:
         # Poll without sleeping within this window around a reply's expected arrival: waking
         # from select costs 20-100 us of scheduling latency, spinning briefly does not.
         self.spin_s = spin_s
+        # ... and this long after it: a reply is rarely early and often a little late (the
+        # servo's or the adapter's own latency). At most spin_s + spin_after_s of CPU per reply.
+        self.spin_after_s = spin_after_s
         self._serial: serial.SerialBase | None = None
         self._fd: int | None = None  # POSIX ports: read and write the descriptor directly
         self._timeout_s: float | None = None
@@ -172,7 +176,7 @@ class SerialTransport:
         deadline = now + timeout_s
         spin_from = spin_until = deadline
         if expected_s is not None and self.spin_s > 0:
-            spin_from, spin_until = now + expected_s - self.spin_s, now + expected_s + self.spin_s
+            spin_from, spin_until = now + expected_s - self.spin_s, now + expected_s + self.spin_after_s
         buf = bytearray()
         while len(buf) < n_bytes:
             if now >= deadline:
