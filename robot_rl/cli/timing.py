@@ -89,11 +89,14 @@ def format_report(report: dict[str, Any]) -> str:
         bar = "#" * int(round(min(part["share"], 1.0) * 40))
         lines.append(f"  {name:<8}{part['mean_s'] * 1e3:9.3f} ms  {part['share']:7.1%}  {bar}")
     lead = report.get("command_lead_s")
-    if lead is not None:
-        lines += ["", f"command lead {lead * 1e3:.3f} ms (realtime.command_lead_s): commands leave at that phase"]
+    if lead == "auto":
+        lines += ["", "command lead: auto (realtime.command_lead_s), measured as the run goes; tick to command "
+                      "shows the lead in force"]
+    elif lead is not None:
+        lines += ["", f"command lead: {lead * 1e3:.3f} ms after the tick (realtime.command_lead_s)"]
     elif report["suggested_command_lead_s"] is not None:
-        lines += ["", f"for commands at a fixed phase (microseconds of period error, constant latency) set "
-                      f"realtime.command_lead_s: {report['suggested_command_lead_s']:g}",
-                  "  (1.25 x the p99.9 tick-to-command time of this run)"]
+        lines += ["", f"commands were sent as soon as ready; for commands at a fixed phase (microseconds of "
+                      f"period error, constant latency) set realtime.command_lead_s: "
+                      f"{report['suggested_command_lead_s']:g} (1.25 x this run's p99.9 tick to command) or auto"]
     lines += ["", f"plot       {report['plot']}"]
     return "\n".join(lines)

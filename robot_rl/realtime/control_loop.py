@@ -7,9 +7,9 @@ Every step is timed; an overrun is counted, logged with its cause, and handled b
 configured policy. A watchdog thread makes the robot safe if the loop stops commanding;
 once it has turned torque off the loop stops (it never commands a limp robot).
 
-With ``realtime.command_lead_s`` set, each command is held back until that long after the
-tick at which the state it answers was read, so commands leave at a fixed phase of the period
-(a constant latency instead of one that varies with the work before the write).
+With a command lead (``realtime.command_lead_s``, see :mod:`robot_rl.realtime.command_lead`)
+each command is held back until that long after the tick at which the state it answers was
+read, so commands leave at a fixed phase of the period.
 
 Timing marks (``RobotEnv.timing``): the period is measured between the starts of consecutive
 command writes, the state-to-command latency from the end of a state read to the end of the
@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -28,9 +29,9 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from drivers.clock import sleep_until
 from drivers.errors import DriverError
 from robot_rl.envs.robot_env import StepTiming
+from robot_rl.realtime.command_lead import CommandLead
 from robot_rl.realtime.loop_timing import TimingRecorder
 from robot_rl.realtime.os_tuning import tune_current_process
 from robot_rl.realtime.policy_snapshot import NumpyPolicy, SnapshotLayout
@@ -83,6 +84,7 @@ class ControlLoop:
         self.episodes = args.start_episode
         self.rng = np.random.default_rng(args.config.loop.seed + args.start_step)
         self.stop_requested = False
+        self.parent_pid = os.getppid()
         self._last_overrun_log = 0.0
         self.learner_dead_noted = False
         self._froze = False
@@ -97,6 +99,7 @@ class ControlLoop:
         self.max_episode_steps = env.spec.max_episode_steps if env.spec else None
         period = self.env.period_s if hasattr(self.env, "period_s") else 1.0 / env.metadata.get("render_fps", 50)
         self.recorder = TimingRecorder(period, self.status.loop_timing, self.status.loop_timing_count)
+        self.lead = CommandLead(self.rt.command_lead_s, period)
         state = ActorState.FAILED
         watchdog = None
         self.status[Slot.ACTOR_STATE] = ActorState.RUNNING
@@ -128,6 +131,11 @@ class ControlLoop:
     def _should_stop(self) -> bool:
         if self.stop_requested or self.status[Slot.STOP] > 0:
             return True
+        if os.getppid() != self.parent_pid:  # the parent was killed: nobody would ever stop us
+            if not self.stop_requested:
+                log.error("the parent process died: stopping safely (torque off)")
+            self.stop_requested = True
+            return True
         if self.status[Slot.LEARNER_DEAD] > 0:
             if not self.learner_dead_noted:
                 self.learner_dead_noted = True
@@ -156,20 +164,10 @@ class ControlLoop:
                 if watchdog is not None and watchdog.torque_cut:
                     raise WatchdogTrippedError("the watchdog turned torque off while the loop was not commanding")
                 c0 = time.monotonic()
-                newer = self.weights.read_if_newer(self.version, self.scratch)
-                if newer is not None:
-                    self.scratch = self.policy.swap(self.scratch)
-                    self.version = newer
-                if self.steps < loop.start_steps and not evaluating:
-                    action = self.rng.uniform(self.env.action_space.low, self.env.action_space.high).astype(np.float32)
-                else:
-                    action = self.policy(obs, deterministic=evaluating).astype(np.float32)
+                action = self._action(obs, evaluating)
                 compute = time.monotonic() - c0
-                if self.rt.command_lead_s is not None and self._prev is not None:
-                    # The command goes out at a fixed time after the tick (the state read), not
-                    # whenever the policy is done: its timing no longer jitters with the work.
-                    prev = self._prev
-                    sleep_until(prev.read_start_s - prev.late_s + self.rt.command_lead_s)
+                if self._prev is not None:  # the tick of the state read that this command answers
+                    self.lead.wait(self._prev.read_start_s - self._prev.late_s)
                 if hold:
                     next_obs, reward, terminated, truncated, info = self.env.hold_step()
                 else:
@@ -207,6 +205,17 @@ class ControlLoop:
                     return
                 self._wait_for_learner()
                 obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+
+    def _action(self, obs: np.ndarray, evaluating: bool) -> np.ndarray:
+        """Pick up newer weights if the learner published some (never waiting), then act: uniformly
+        at random for the first ``loop.start_steps``, deterministically when evaluating."""
+        newer = self.weights.read_if_newer(self.version, self.scratch)
+        if newer is not None:
+            self.scratch = self.policy.swap(self.scratch)
+            self.version = newer
+        if self.steps < self.config.loop.start_steps and not evaluating:
+            return self.rng.uniform(self.env.action_space.low, self.env.action_space.high).astype(np.float32)
+        return self.policy(obs, deterministic=evaluating).astype(np.float32)
 
     def _timed(self, compute: float) -> bool:
         """Record the step's timing (``self.env.timing``); returns whether it overran: its command
@@ -254,9 +263,10 @@ class ControlLoop:
         self.episodes += 1
         self.status[Slot.ACTOR_EPISODES] = self.episodes
         summary = self.recorder.summary()
-        log.info("episode %d%s: return %.2f%s, loop p99 period error %.3f ms, %d overruns", self.episodes,
-                 " (eval)" if evaluating else "", episode_return, "  success" if success else "",
-                 summary.get("period_error_p99_s", 0.0) * 1e3, self.recorder.overruns)
+        log.info("episode %d%s: return %.2f%s, loop p99 period error %.3f ms, %d overruns, command lead %s",
+                 self.episodes, " (eval)" if evaluating else "", episode_return, "  success" if success else "",
+                 summary.get("period_error_p99_s", 0.0) * 1e3, self.recorder.overruns,
+                 "none" if self.lead.lead_s is None else f"{self.lead.lead_s * 1e3:.1f} ms")
 
     def _wait_for_learner(self) -> None:
         """Slow learner: hold here (between episodes) until it has caught up."""

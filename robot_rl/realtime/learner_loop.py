@@ -9,6 +9,7 @@ updates per environment step collected, so an idle robot does not overfit the bu
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import time
@@ -34,6 +35,7 @@ from robot_rl.train.metrics import MetricsWriter
 from robot_rl.train.run_dir import RunDir
 
 log = logging.getLogger("robot_rl.learner")
+ORPHAN_WAIT_S = 10.0
 EXTRA_COLUMNS = [{"name": "weight_version", "dtype": "int64"}, {"name": "episode", "dtype": "int64"}]
 
 
@@ -62,6 +64,8 @@ class LearnerLoop:
         self.ring = TransitionRing.attach(args.ring)
         self.weights = WeightBoard.attach(args.weights)
         self.stop_requested = False
+        self.parent_pid = os.getppid()
+        self._orphaned_at: float | None = None
         loop = self.config.loop
         random.seed(loop.seed)
         np.random.seed(loop.seed)
@@ -130,7 +134,7 @@ class LearnerLoop:
             steps = self.replay.total_added
             # A stop request ends the learner only once the loop has pushed its last transition
             # (it finishes its step first), so that the final checkpoint holds every one.
-            now = self.stop_requested or self.status[Slot.STOP] >= 2
+            now = self.stop_requested or self.status[Slot.STOP] >= 2 or self._orphaned_for_s() > ORPHAN_WAIT_S
             actor_over = self.status[Slot.ACTOR_STATE] in (ActorState.DONE, ActorState.FAILED) or \
                 self.status[Slot.ACTOR_EXITED] > 0
             if (now or actor_over) and not len(drained) and position >= self.ring.written:
@@ -181,6 +185,16 @@ class LearnerLoop:
                 self.metrics.write(self.replay.total_added + i + 1, {"train/episode_return": returns.pop(episode)})
         for stale in [e for e in returns if e < int(drained.episode[-1])]:
             del returns[stale]
+
+    def _orphaned_for_s(self) -> float:
+        """Seconds since the parent process died (0 while it lives). The loop stops on its own then;
+        the learner waits for it (at most ORPHAN_WAIT_S), then drains, checkpoints and ends."""
+        if self._orphaned_at is None:
+            if os.getppid() == self.parent_pid:
+                return 0.0
+            self._orphaned_at = time.monotonic()
+            log.error("the parent process died: checkpointing and stopping once the loop has stopped")
+        return time.monotonic() - self._orphaned_at
 
     def _loop_values(self) -> dict[str, float]:
         s = self.status

@@ -9,8 +9,8 @@ holds the physics stepping). Since ``period = write + sleep + read + (latency - 
 by step, ``sleep = period - read - latency`` on average.
 
 ``tick_to_command`` is the time from the wake-up (the start of the state read) to the start of
-the command write: with ``realtime.command_lead_s`` unset it is the work a lead must cover, and
-the report suggests a lead of 1.25 times its p99.9, rounded up to 0.1 ms.
+the command write: without a command lead (``realtime.command_lead_s: null``) it is the work a
+lead must cover, and the report suggests a lead of 1.25 times its p99.9, rounded up to 0.1 ms.
 """
 
 from __future__ import annotations
@@ -95,12 +95,12 @@ def timing_report(rows: np.ndarray, target_period_s: float) -> dict[str, Any]:
     }
 
 
-def configured_command_lead(run_dir: Path) -> float | None:
-    """The run's ``realtime.command_lead_s`` (None when unset or unknown)."""
+def configured_command_lead(run_dir: Path) -> float | str | None:
+    """The run's ``realtime.command_lead_s``: seconds, ``"auto"``, or None (unset or unknown)."""
     try:
         config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
         lead = (config.get("realtime") or {}).get("command_lead_s")
-        return None if lead is None else float(lead)
+        return lead if lead in (None, "auto") else float(lead)
     except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError):
         return None
 

@@ -86,9 +86,11 @@ class RealtimeConfig:
     overrun_tolerance_s: a step whose command goes out this much later than planned is an overrun.
     command_lead_s: each command goes out this long after the tick at which the state it answers
         was read (the loop waits for that moment), so commands leave at a fixed phase of the
-        period: constant latency, microseconds of jitter. It must cover the read, observation
-        and policy (``robot-rl timing`` suggests a value); a step not ready in time sends at once.
-        None: send as soon as the policy is done (lowest latency, jitter of the work before it).
+        period: constant latency, microseconds of jitter. A number must cover the read,
+        observation and policy (``robot-rl timing`` suggests one); a step not ready in time sends
+        at once. ``auto`` (default): measured as the run goes (1.25 x the p99.9 of the time to be
+        ready, at most half a period; see ``robot_rl.realtime.command_lead``). None: send as soon
+        as the policy is done (lowest latency, with the jitter of the work before it).
     overrun_policy: ``hold`` (repeat the last safe command that step) or ``stop`` (end the episode).
     publish_every_updates: the learner publishes weights every this many updates.
     max_updates_per_step: the learner waits when it is this far ahead of the data (an idle
@@ -110,7 +112,7 @@ class RealtimeConfig:
     realtime_priority: int | None = 80
     timer_slack_ns: int | None = 1
     overrun_tolerance_s: float = 0.002
-    command_lead_s: float | None = None
+    command_lead_s: float | Literal["auto"] | None = "auto"
     overrun_policy: Literal["hold", "stop"] = "hold"
     publish_every_updates: int = 50
     max_updates_per_step: float = 4.0
@@ -138,8 +140,8 @@ class RealtimeConfig:
         for name in ("publish_every_updates", "watchdog_periods", "ring_capacity"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.command_lead_s is not None and not self.command_lead_s > 0:
-            raise ValueError(f"command_lead_s must be positive or null, got {self.command_lead_s}")
+        if self.command_lead_s not in (None, "auto") and not self.command_lead_s > 0:
+            raise ValueError(f"command_lead_s must be positive, auto or null, got {self.command_lead_s}")
         if self.min_updates_per_step < 0:
             raise ValueError(f"min_updates_per_step must be >= 0, got {self.min_updates_per_step}")
         if self.eval_every_episodes < 0:

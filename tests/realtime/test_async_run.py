@@ -117,3 +117,32 @@ def test_the_watchdog_acts_when_the_loop_freezes(tmp_path: Path, start_run) -> N
     assert "holding position" in run.stderr and "torque off" in run.stderr
     assert summary["steps"] <= 61 and (run_dir / "checkpoints/latest.pt").exists()
     assert "Traceback" not in run.stderr
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie (orphans may wait unreaped in a container)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_after_kill_9_of_the_parent_the_children_stop_and_the_run_resumes(tmp_path: Path, start_run) -> None:
+    run_dir = tmp_path / "run"
+    run = start_run(run_dir, loop__total_steps=200)
+    run.wait_for(lambda: run.steps() >= 75 and (run_dir / "pids.json").exists())
+    pids = json.loads((run_dir / "pids.json").read_text())
+    run.process.kill()  # SIGKILL: no handler runs in the parent
+    run.process.wait(10)
+    deadline = time.monotonic() + 30
+    while any(running(pids[k]) for k in ("control_loop", "learner")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # The orphans noticed: the loop stopped (torque off), the learner checkpointed.
+    assert not running(pids["control_loop"]) and not running(pids["learner"]), run.stderr
+    assert "the parent process died" in run.stderr
+
+    again = start_run(run_dir, "--resume", loop__total_steps=200)
+    code, summary = again.finish()
+    assert code == 0 and summary["steps"] == 200, again.stderr
+    assert summary["restored_transitions"] >= 75 and summary["lost_transitions"] == 0
+    assert replay_column(run_dir, "weight_version").shape == (200,)
