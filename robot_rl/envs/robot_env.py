@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StepTiming:
-    """Wall-clock (``time.monotonic``) marks of the last step, for the control loop's report."""
+    """Wall-clock (``time.monotonic``) marks of the last step, for the control loop's report
+    (after a reset, its read marks are those of the reset's read: the schedule's first tick)."""
 
     write_start_s: float = 0.0
     write_end_s: float = 0.0
@@ -79,10 +80,16 @@ class RobotEnv(gym.Env):
         elif not getattr(self.robot, "read_only", False):  # hardware: a scripted, timed motion to the start pose
             move_to(self.robot, initial.joint_position_rad, self.period_s, self.reset_timeout_s)
         # (a dry run writes nothing, so the robot stays where it is)
+        # The schedule's first tick is this read's start, as each step's tick precedes its read
+        # (anchored after the read, the first period would be longer by a bus read, ~2 ms).
+        first_tick_s = self.robot.now_s()
+        self.timing.read_start_s = time.monotonic()
         self._state = self.robot.read()
+        self.timing.read_end_s = time.monotonic()
+        self.timing.late_s = 0.0
         self._last_command = self._state.position_rad.copy()
         self.task.sent_command = self._last_command
-        self._next_tick_s = self.robot.now_s() + self.period_s
+        self._next_tick_s = first_tick_s + self.period_s
         return self.task.observe(self._state), {"success": False}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:

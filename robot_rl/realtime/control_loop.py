@@ -89,6 +89,7 @@ class ControlLoop:
         self.learner_dead_noted = False
         self._froze = False
         self._prev: StepTiming | None = None  # timing marks of the previous step of this episode
+        self._tick = 0.0  # when the state the next command answers was read (time.monotonic)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def run(self) -> ActorState:
@@ -105,6 +106,7 @@ class ControlLoop:
         self.status[Slot.ACTOR_STATE] = ActorState.RUNNING
         try:
             obs, _ = self.env.reset(seed=self.config.loop.seed + self.episodes)
+            self._tick = self.env.timing.read_start_s
             robot = getattr(self.env, "robot", None)
             if robot is not None and hasattr(robot, "hold"):
                 watchdog = Watchdog(robot.hold, robot.torque_off, self.rt.watchdog_periods * period,
@@ -166,8 +168,7 @@ class ControlLoop:
                 c0 = time.monotonic()
                 action = self._action(obs, evaluating)
                 compute = time.monotonic() - c0
-                if self._prev is not None:  # the tick of the state read that this command answers
-                    self.lead.wait(self._prev.read_start_s - self._prev.late_s)
+                self.lead.wait(self._tick)
                 if hold:
                     next_obs, reward, terminated, truncated, info = self.env.hold_step()
                 else:
@@ -205,6 +206,7 @@ class ControlLoop:
                     return
                 self._wait_for_learner()
                 obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+                self._tick = self.env.timing.read_start_s
 
     def _action(self, obs: np.ndarray, evaluating: bool) -> np.ndarray:
         """Pick up newer weights if the learner published some (never waiting), then act: uniformly
@@ -232,6 +234,7 @@ class ControlLoop:
         if overrun:
             self._overrun(period, compute, t, prev)
         self._prev = dataclasses.replace(t)  # RobotEnv reuses its timing object
+        self._tick = t.read_start_s - t.late_s
         return overrun
 
     def _freeze_if_asked(self) -> None:

@@ -8,8 +8,9 @@ loop dies, the learner checkpoints and stops. The exit code says how the run end
 
 The parent, otherwise idle, saves the loop's per-step timing rows (``RUN_DIR/timing``) and
 computes the percentiles the progress line and the metrics show, so the loop process never
-does file I/O or statistics. ``RUN_DIR/pids.json`` names the three processes of the latest session (parent, control loop,
-learner), for operators and tests that need to signal one of them.
+does file I/O or statistics. ``RUN_DIR/pids.json`` names the three processes of the latest
+session (parent, control loop, learner), for operators and tests that need to signal one of
+them.
 """
 
 from __future__ import annotations

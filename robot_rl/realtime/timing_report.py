@@ -1,12 +1,14 @@
 """The control loop's timing report (``robot-rl timing``): percentiles, overruns, the latency
-budget and a histogram, computed from the per-step rows of :mod:`robot_rl.realtime.loop_timing`.
+budget and a histogram, computed from the per-step rows of
+:mod:`robot_rl.realtime.loop_timing`.
 
 The budget splits the period into where the time went, as means over the measured steps:
 ``read`` (the state read), ``compute`` (weight pick-up and policy), ``write`` (the command
 write), ``other`` (observation, reward, ring push and bookkeeping between the read and the
-write, and the wait for ``realtime.command_lead_s`` if set) and ``sleep`` (waiting for the next tick, lateness included; on the twin this also
-holds the physics stepping). Since ``period = write + sleep + read + (latency - write)`` step
-by step, ``sleep = period - read - latency`` on average.
+write, and the wait for ``realtime.command_lead_s`` if set) and ``sleep`` (waiting for the
+next tick, lateness included; on the twin this also holds the physics stepping). Since
+``period = write + sleep + read + (latency - write)`` step by step,
+``sleep = period - read - latency`` on average.
 
 ``tick_to_command`` is the time from the wake-up (the start of the state read) to the start of
 the command write: without a command lead (``realtime.command_lead_s: null``) it is the work a

@@ -88,7 +88,7 @@ class RealtimeConfig:
         was read (the loop waits for that moment), so commands leave at a fixed phase of the
         period: constant latency, microseconds of jitter. A number must cover the read,
         observation and policy (``robot-rl timing`` suggests one); a step not ready in time sends
-        at once. ``auto`` (default): measured as the run goes (1.25 x the p99.9 of the time to be
+        at once. ``auto`` (default): measured as the run goes (1.25 x the p99 of the time to be
         ready, at most half a period; see ``robot_rl.realtime.command_lead``). None: send as soon
         as the policy is done (lowest latency, with the jitter of the work before it).
     overrun_policy: ``hold`` (repeat the last safe command that step) or ``stop`` (end the episode).

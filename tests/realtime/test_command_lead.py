@@ -14,10 +14,12 @@ PERIOD = 0.01
 
 def test_auto_lead_is_a_margin_over_the_slowest_steps_rounded_and_capped() -> None:
     ready = np.full(1000, 200e-6)
-    ready[-2:] = 400e-6  # two slow steps in a thousand: the p99.9 is theirs
+    ready[-11:] = 400e-6  # 11 slow steps in 1000: the p99 (the 990th smallest) is theirs
     assert auto_lead_s(ready, PERIOD) == pytest.approx(5e-4)  # 1.25 x 0.4 ms
-    ready[-2:] = 410e-6
+    ready[-11:] = 410e-6
     assert auto_lead_s(ready, PERIOD) == pytest.approx(6e-4)  # rounded up to 0.1 ms
+    ready[-10:] = 5e-3  # ten pauses of the machine in a thousand steps do not set it
+    assert auto_lead_s(ready, PERIOD) == pytest.approx(6e-4)
     assert auto_lead_s(np.full(100, 1e-6), PERIOD) == pytest.approx(1e-4)  # never under 0.1 ms
     assert auto_lead_s(np.full(100, 9e-3), PERIOD) == PERIOD / 2  # never over half a period
 
