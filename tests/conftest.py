@@ -1,8 +1,17 @@
-"""Shared pytest setup: hardware tests run only when ROBOT_RL_PORT names a real port."""
+"""Shared pytest setup: hardware tests run only when ROBOT_RL_PORT names a real port; the
+``start_run`` fixture starts ``robot-rl train`` as a user would, on the twin paced to the wall
+clock, small enough to run in a few seconds (the asynchronous mode's and the fleet's tests)."""
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,3 +23,86 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "hardware" in item.keywords:
             item.add_marker(skip)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = str(ROOT / "configs/train/so101_reach_sac.yaml")
+# 50 Hz (20 ms = 10 physics steps), 50-step episodes: one second each. Small networks, updates
+# from step 40, checkpoints every 100 steps. No real-time priority: tests share the machine.
+SMALL = {"loop.mode": "async", "env.options.control_rate_hz": 50, "loop.start_steps": 40, "loop.update_after": 40,
+         "algo.sac.hidden_sizes": "[32,32]", "algo.sac.batch_size": 32, "loop.checkpoint_every_steps": 100,
+         "loop.log_every_steps": 25, "replay.flush_interval_steps": 50, "realtime.realtime_priority": "null",
+         "realtime.eval_every_episodes": 0}
+
+
+class Run:
+    """A ``robot-rl train`` process (the async mode's small settings, then ``overrides``); its
+    stderr is collected line by line as it comes."""
+
+    def __init__(self, run_dir: Path, args: list[str], overrides: dict[str, object]) -> None:
+        sets = [f"{k}={v}" for k, v in {**SMALL, **overrides}.items()]
+        command = [sys.executable, "-m", "robot_rl.cli.main", "train", CONFIG, "--run-dir", str(run_dir), "--json",
+                   *args, *[part for s in sets for part in ("--set", s)]]
+        self.run_dir = run_dir
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.out: list[str] = []
+        # One reader per pipe (never communicate() as well: two readers would split the text).
+        self._readers = [threading.Thread(target=self._read, args=(self.process.stderr, self.lines), daemon=True),
+                         threading.Thread(target=self._read, args=(self.process.stdout, self.out), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, into: list[str]) -> None:
+        for line in stream:
+            into.append(line)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
+
+    def steps(self) -> int:
+        """The newest progress line's step count (0 before the first)."""
+        found = re.findall(r"^step (\d+)/", self.stderr, re.M)
+        return int(found[-1]) if found else 0
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if self.process.poll() is not None:
+                raise AssertionError(f"the run ended early (exit code {self.process.returncode}):\n{self.stderr}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting:\n{self.stderr}")
+            time.sleep(0.05)
+
+    def finish(self, timeout_s: float = 60.0) -> tuple[int, dict]:
+        """Exit code and the printed summary."""
+        import json
+
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"the run did not end in {timeout_s} s:\n{self.stderr}") from None
+        for reader in self._readers:
+            reader.join(10)
+        out = "".join(self.out)
+        summary = json.loads(out[out.index("{"):]) if "{" in out else {}
+        return self.process.returncode, summary
+
+
+@pytest.fixture
+def start_run() -> Iterator[Callable[..., Run]]:
+    runs: list[Run] = []
+
+    def start(run_dir: Path, *args: str, **overrides: object) -> Run:
+        run = Run(run_dir, list(args), {k.replace("__", "."): v for k, v in overrides.items()})
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:  # a failed test must not leave a run going
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait(10)

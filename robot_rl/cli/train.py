@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="override a config value, e.g. --set loop.total_steps=5000 (repeatable)")
     p.add_argument("--run-dir", help="run directory (default runs/<name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: this machine (loop.mode sync or async); ray: a fleet of robots feeding one learner "
+                        "through Ray (docs/fleet.md)")
+    p.add_argument("--address", help="with --backend ray: the Ray cluster to join (default: start one here)")
+    p.add_argument("--actors", type=int, help="with --backend ray: how many robots (default fleet.actors)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
     p.set_defaults(func=cmd_train)
@@ -30,8 +35,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
     config = load_train_config(config_path, args.overrides)
     run = RunDir(Path(args.run_dir) if args.run_dir else Path("runs") / config.name)
+    if args.backend != "ray" and (args.address or args.actors):
+        raise CommandError("--address and --actors need --backend ray")
     try:
-        if config.loop.mode == "async":
+        if args.backend == "ray":
+            from robot_rl.cli.train_fleet import run_fleet
+
+            summary = run_fleet(config, run, resume=args.resume, source=str(config_path), address=args.address,
+                                actors=args.actors)
+        elif config.loop.mode == "async":
             from robot_rl.cli.train_async import run_async
 
             summary = run_async(config, run, resume=args.resume, source=str(config_path))

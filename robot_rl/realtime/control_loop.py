@@ -57,6 +57,7 @@ class LoopArgs:
     start_step: int
     start_episode: int
     log_level: int = logging.INFO
+    actor_index: int = 0  # which loop of a fleet (robot_rl.fleet) this is; stored with each transition
 
 
 def make_realtime_env(config: TrainConfig) -> gym.Env:
@@ -193,7 +194,8 @@ class ControlLoop:
                 # A held step did not carry the policy's action: it is no transition of the policy
                 # (kept only when it ends the episode, which the replay must know).
                 if not evaluating and (not held or terminated or truncated):
-                    self.ring.push(obs, action, reward, next_obs, terminated, truncated, self.version, self.episodes)
+                    self.ring.push(obs, action, reward, next_obs, terminated, truncated, self.version, self.episodes,
+                                   self.args.actor_index)
                     self.steps += 1
                 episode_return += float(reward)
                 obs = next_obs

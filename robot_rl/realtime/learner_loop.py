@@ -36,7 +36,8 @@ from robot_rl.train.run_dir import RunDir
 
 log = logging.getLogger("robot_rl.learner")
 ORPHAN_WAIT_S = 10.0
-EXTRA_COLUMNS = [{"name": "weight_version", "dtype": "int64"}, {"name": "episode", "dtype": "int64"}]
+EXTRA_COLUMNS = [{"name": "weight_version", "dtype": "int64"}, {"name": "episode", "dtype": "int64"},
+                 {"name": "actor", "dtype": "int64"}]
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class LearnerLoop:
             log.info("resumed: %d transitions restored, %d lost since the last flush", report.restored, report.lost)
             self.status[Slot.RESUME_RESTORED] = report.restored
             self.status[Slot.RESUME_LOST] = report.lost
-        self._episode_returns: dict[int, float] = {}  # training episode -> return so far (for the metrics)
+        self._episode_returns: dict[tuple[int, int], float] = {}  # (actor, episode) -> return so far
         self.metrics = MetricsWriter(self.run_dir.metrics, self.run_dir.tensorboard)
 
     def publish(self) -> None:
@@ -126,7 +127,8 @@ class LearnerLoop:
                 self._log_episode_returns(drained)
                 self.replay.add_batch(drained.obs, drained.action, drained.reward, drained.next_obs,
                                       drained.terminated, drained.truncated,
-                                      extras={"weight_version": drained.weight_version, "episode": drained.episode})
+                                      extras={"weight_version": drained.weight_version, "episode": drained.episode,
+                                              "actor": drained.actor})
             if drained.lost:
                 self.lost += drained.lost
                 self.status[Slot.RING_LOST] = self.lost
@@ -175,15 +177,19 @@ class LearnerLoop:
 
     def _log_episode_returns(self, drained) -> None:
         """One ``train/episode_return`` metric per training episode that ended in these rows (the
-        learning curve); an episode cut by a stop is not reported."""
+        learning curve); an episode cut by a stop is not reported. Episodes are told apart by
+        actor (a fleet's loops count their episodes each)."""
         returns = self._episode_returns
         ends = drained.terminated | drained.truncated
-        rows = zip(drained.episode.tolist(), drained.reward.tolist(), ends.tolist())
-        for i, (episode, reward, end) in enumerate(rows):  # called before the rows join the replay
-            returns[episode] = returns.get(episode, 0.0) + reward
+        rows = zip(drained.actor.tolist(), drained.episode.tolist(), drained.reward.tolist(), ends.tolist())
+        newest: dict[int, int] = {}
+        for i, (actor, episode, reward, end) in enumerate(rows):  # called before the rows join the replay
+            key = (actor, episode)
+            returns[key] = returns.get(key, 0.0) + reward
+            newest[actor] = episode
             if end:
-                self.metrics.write(self.replay.total_added + i + 1, {"train/episode_return": returns.pop(episode)})
-        for stale in [e for e in returns if e < int(drained.episode[-1])]:
+                self.metrics.write(self.replay.total_added + i + 1, {"train/episode_return": returns.pop(key)})
+        for stale in [k for k in returns if k[1] < newest.get(k[0], -1)]:  # cut by a stop or a crash
             del returns[stale]
 
     def _orphaned_for_s(self) -> float:

@@ -64,16 +64,8 @@ class Outcome:
 
 def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source: str = "<config>",
               on_status: Any = None) -> dict[str, Any]:
-    env = make_realtime_env(config)
-    if not isinstance(env.unwrapped, RobotEnv):
-        env.close()
-        raise AsyncModeError(f"loop.mode async runs a real-time control loop on a robot (the twin, virtual "
-                             f"hardware or a serial port); {config.env.id} is not a robot_rl env: use loop.mode sync")
+    obs_dim, low, high, metadata = describe_env(config)
     run.create(config, resume)
-    obs_dim = int(env.observation_space.shape[0])
-    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
-    metadata = policy_metadata(config, env)
-    env.close()
     layout, flat = snapshot(make_learner(config, obs_dim, low, high, source))
     start_step = start_episode = 0
     if resume:
@@ -130,7 +122,7 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
             if process is actor:
                 status[Slot.ACTOR_EXITED] = 1
                 timing.close()
-                _summarise_timing(status, timing)
+                summarise_timing(status, timing)
         for s, handler in previous.items():  # a second Ctrl-C while waiting still means "stop at once"
             signal.signal(s, handler)
         snapshot_status = status.snapshot()
@@ -149,6 +141,20 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
             "lost_transitions": int(snapshot_status["resume_lost"])}
 
 
+def describe_env(config: TrainConfig) -> tuple[int, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Observation size, action bounds and policy metadata of the config's env (made once and
+    closed). Raises AsyncModeError when it is not a robot env (no real-time loop to run)."""
+    env = make_realtime_env(config)
+    try:
+        if not isinstance(env.unwrapped, RobotEnv):
+            raise AsyncModeError(f"a real-time control loop runs on a robot (the twin, virtual hardware or a serial "
+                                 f"port); {config.env.id} is not a robot_rl env: use loop.mode sync")
+        low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
+        return int(env.observation_space.shape[0]), low, high, policy_metadata(config, env)
+    finally:
+        env.close()
+
+
 def _wait(condition, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -158,8 +164,9 @@ def _wait(condition, timeout_s: float) -> bool:
     return False
 
 
-def _summarise_timing(status: StatusBoard, timing: TimingFileWriter) -> None:
-    """The loop's recent timing percentiles for the status board (the loop only records rows)."""
+def summarise_timing(status: StatusBoard, timing: TimingFileWriter) -> None:
+    """The loop's recent timing percentiles for the status board (the loop only records rows;
+    its parent, here or a fleet's actor, calls this about once a second)."""
     summary = window_summary(newest_rows(status.loop_timing, int(status.loop_timing_count[0]), SUMMARY_ROWS))
     if summary:
         status[Slot.LOOP_PERIOD_ERR_P50_S] = summary["period_error_p50_s"]
@@ -179,7 +186,7 @@ def _watch(actor, learner, status: StatusBoard, signals: dict, on_status, timing
         timing.drain()
         if time.monotonic() >= next_summary:
             next_summary += 1.0
-            _summarise_timing(status, timing)
+            summarise_timing(status, timing)
         if not learner.is_alive() and status[Slot.LEARNER_DEAD] == 0:
             status[Slot.LEARNER_DEAD] = 1
             reason = f"the learner process died (exit code {learner.exitcode})"

@@ -26,10 +26,14 @@ class Drained:
     truncated: np.ndarray
     weight_version: np.ndarray
     episode: np.ndarray
+    actor: np.ndarray  # which control loop collected the row (0 outside a fleet)
     lost: int
 
     def __len__(self) -> int:
         return int(self.reward.shape[0])
+
+
+ROW_NAMES = ("obs", "action", "reward", "next_obs", "terminated", "truncated", "weight_version", "episode", "actor")
 
 
 def ring_arrays(capacity: int, obs_dim: int, action_dim: int) -> list[tuple[str, tuple[int, ...], str]]:
@@ -37,7 +41,7 @@ def ring_arrays(capacity: int, obs_dim: int, action_dim: int) -> list[tuple[str,
             ("action", (capacity, action_dim), "float32"), ("reward", (capacity,), "float32"),
             ("next_obs", (capacity, obs_dim), "float32"), ("terminated", (capacity,), "bool"),
             ("truncated", (capacity,), "bool"), ("weight_version", (capacity,), "int64"),
-            ("episode", (capacity,), "int64"), ("stamp", (capacity,), "int64")]
+            ("episode", (capacity,), "int64"), ("actor", (capacity,), "int64"), ("stamp", (capacity,), "int64")]
 
 
 class TransitionRing:
@@ -45,8 +49,7 @@ class TransitionRing:
         self.block = block
         self.capacity = block["reward"].shape[0]
         self._count = block["count"]
-        self._rows = {name: block[name] for name in ("obs", "action", "reward", "next_obs", "terminated",
-                                                     "truncated", "weight_version", "episode", "stamp")}
+        self._rows = {name: block[name] for name in ROW_NAMES + ("stamp",)}
 
     @classmethod
     def create(cls, capacity: int, obs_dim: int, action_dim: int) -> "TransitionRing":
@@ -68,7 +71,7 @@ class TransitionRing:
 
     # -- producer --------------------------------------------------------------------------------
     def push(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
-             truncated: bool, weight_version: int, episode: int) -> None:
+             truncated: bool, weight_version: int, episode: int, actor: int = 0) -> None:
         k = int(self._count[0])
         i = k % self.capacity
         rows = self._rows
@@ -80,8 +83,22 @@ class TransitionRing:
         rows["truncated"][i] = truncated
         rows["weight_version"][i] = weight_version
         rows["episode"][i] = episode
+        rows["actor"][i] = actor
         rows["stamp"][i] = k
         self._count[0] = k + 1
+
+    def push_rows(self, drained: Drained) -> None:
+        """Push rows drained from another ring (a fleet's learner takes in the actors' batches).
+        A batch longer than the ring keeps only its newest rows, as the consumer would have."""
+        n = len(drained)
+        k = int(self._count[0])
+        sequence = np.arange(k, k + n, dtype=np.int64)[-self.capacity:]
+        index = sequence % self.capacity
+        rows = self._rows
+        for name in ROW_NAMES:
+            rows[name][index] = getattr(drained, name)[n - len(sequence):]
+        rows["stamp"][index] = sequence
+        self._count[0] = k + n
 
     # -- consumer --------------------------------------------------------------------------------
     def drain(self, start: int, limit: int | None = None) -> tuple[Drained, int]:
@@ -101,8 +118,7 @@ class TransitionRing:
         if not np.all(valid):
             lost += int((~valid).sum())
             rows = {name: array[valid] for name, array in rows.items()}
-        drained = Drained(rows["obs"], rows["action"], rows["reward"], rows["next_obs"], rows["terminated"],
-                          rows["truncated"], rows["weight_version"], rows["episode"], lost)
+        drained = Drained(**{name: rows[name] for name in ROW_NAMES}, lost=lost)
         return drained, end
 
     def close(self) -> None:

@@ -4,7 +4,8 @@ A sequence lock: the writer makes the sequence odd, copies the weights, makes it
 reader copies only when the sequence is even and new, and keeps the copy only if the
 sequence did not change meanwhile; otherwise it keeps its current weights and tries again
 at the next step. The control loop therefore never waits: at worst it uses the previous
-version one step longer. The version is the number of publications (sequence / 2).
+version one step longer. The version is the number of publications (sequence / 2), or, in a fleet, the learner's version
+that the actor's bridge copies in (``publish(flat, version)``).
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ class WeightBoard:
     def version(self) -> int:
         return int(self._sequence[0]) // 2
 
-    def publish(self, flat: np.ndarray) -> int:
-        """Writer (one process only). Returns the new version."""
+    def publish(self, flat: np.ndarray, version: int | None = None) -> int:
+        """Writer (one process only). ``version``: the version to publish as (greater than the
+        current one); None: the next. Returns the new version."""
         sequence = int(self._sequence[0])
+        new = sequence // 2 + 1 if version is None else int(version)
+        if new <= sequence // 2:
+            raise ValueError(f"weight version {new} is not newer than the published {sequence // 2}")
         self._sequence[0] = sequence + 1
         self._weights[:] = flat
-        self._sequence[0] = sequence + 2
-        return (sequence + 2) // 2
+        self._sequence[0] = 2 * new
+        return new
 
     def read_if_newer(self, version: int, out: np.ndarray) -> int | None:
         """Copy a version newer than ``version`` into ``out`` (a scratch buffer: use it only when a

@@ -151,8 +151,75 @@ class RealtimeConfig:
 
 
 @dataclass(frozen=True)
+class FleetActorConfig:
+    """One robot of a fleet (``robot-rl train --backend ray``), by position in ``fleet.robots``.
+
+    env_options: merged over ``env.options`` for this robot (``backend``, ``port``, ``robot``...).
+    resources: Ray custom resources the actor needs, e.g. ``{so101_arm_2: 1}``; it is placed only
+        on a node started with them (``ray start --resources '{"so101_arm_2": 1}'``).
+    label_selector: Ray node labels the actor's node must carry, e.g. ``{robot: so101-2}`` (a node
+        started with ``ray start --labels robot=so101-2``).
+    """
+
+    env_options: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, float] = field(default_factory=dict)
+    label_selector: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """Several control loops feeding one learner through Ray (``robot-rl train --backend ray``).
+
+    actors: how many robots (or twins) collect data (``--actors`` overrides it).
+    robots: per-robot settings by index (see :class:`FleetActorConfig`); robots past the end
+        of the list use ``env.options`` as they are.
+    max_restarts: times a dead actor (its robot unplugged, its host lost) is started again
+        before the run goes on without it.
+    send_every_s: how often an actor ships the transitions its loop collected to the learner.
+    weights_every_s: how often an actor asks the learner for newer weights.
+    max_in_flight: batches an actor lets travel unanswered before it waits (its loop never waits;
+        it keeps filling the actor's local ring meanwhile).
+    learner_gpu: ``auto`` (a GPU when the cluster has one), true (require one) or false.
+    learner_resources / learner_label_selector: where the learner may be placed.
+    learner_num_cpus / actor_num_cpus: CPUs Ray reserves for each (the actors' work is in their
+        control-loop processes; reserving none lets robots share a small computer).
+    start_timeout_s: how long an actor or the learner may take to be placed and started.
+    """
+
+    actors: int = 2
+    robots: tuple[FleetActorConfig, ...] = ()
+    max_restarts: int = 1
+    send_every_s: float = 0.05
+    weights_every_s: float = 0.1
+    max_in_flight: int = 4
+    learner_gpu: bool | Literal["auto"] = "auto"
+    learner_resources: dict[str, float] = field(default_factory=dict)
+    learner_label_selector: dict[str, str] = field(default_factory=dict)
+    learner_num_cpus: float = 1.0
+    actor_num_cpus: float = 0.0
+    start_timeout_s: float = 180.0
+
+    def __post_init__(self) -> None:
+        if self.actors < 1:
+            raise ValueError(f"actors must be at least 1, got {self.actors}")
+        if self.max_restarts < 0:
+            raise ValueError(f"max_restarts must be >= 0, got {self.max_restarts}")
+        if self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
+        for name in ("send_every_s", "weights_every_s", "start_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("learner_num_cpus", "actor_num_cpus"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def robot(self, index: int) -> FleetActorConfig:
+        return self.robots[index] if index < len(self.robots) else FleetActorConfig()
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    """env, algo, loop, realtime: see their classes. replay: ``robot_rl.replay`` settings (mapping).
+    """env, algo, loop, realtime, fleet: see their classes. replay: ``robot_rl.replay`` settings (mapping).
     name: the run's name (the run directory defaults to ``runs/<name>``)."""
 
     env: EnvConfig
@@ -160,6 +227,7 @@ class TrainConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     replay: dict[str, Any] = field(default_factory=dict)
     realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     name: str = "run"
 
     def to_dict(self) -> dict[str, Any]:

@@ -85,3 +85,26 @@ def test_a_second_handle_sees_the_same_memory(ring: TransitionRing) -> None:
         check(drained, [7])
     finally:
         other.close()
+
+
+def test_rows_pushed_from_another_ring_keep_their_fields_and_actor(ring: TransitionRing) -> None:
+    """A fleet's learner pushes the robots' drained batches into its own ring."""
+    source = TransitionRing.create(16, OBS, ACT)
+    try:
+        for k in range(6):
+            push(source, k)
+        batch, _ = source.drain(0)
+        batch.actor[:] = 3
+        ring.push_rows(batch)
+        drained, position = ring.drain(0)
+        check(drained, list(range(6)))
+        assert drained.actor.tolist() == [3] * 6 and position == 6 and drained.lost == 0
+        for k in range(6, 16):
+            push(source, k)
+        batch, _ = source.drain(6)  # ten rows into a ring of eight: the two oldest are lost
+        ring.push_rows(batch)
+        drained, position = ring.drain(6)
+        check(drained, list(range(8, 16)))
+        assert drained.lost == 2 and position == 16 and drained.actor.tolist() == [0] * 8
+    finally:
+        source.close()

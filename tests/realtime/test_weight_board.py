@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from robot_rl.realtime.weight_board import WeightBoard
 
@@ -58,5 +59,18 @@ def test_a_publication_during_the_copy_makes_the_read_torn() -> None:
 
         out = np.zeros(3, np.float32).view(RacingOut)
         assert board.read_if_newer(0, out) is None
+    finally:
+        board.close()
+
+
+def test_a_fleet_robot_publishes_under_the_learners_version() -> None:
+    board = WeightBoard.create(2)
+    try:
+        out = np.zeros(2, np.float32)
+        assert board.publish(np.ones(2, np.float32), version=7) == 7 == board.version
+        assert board.read_if_newer(6, out) == 7 and board.read_if_newer(7, out) is None
+        with pytest.raises(ValueError, match="weight version 7 is not newer than the published 7"):
+            board.publish(np.ones(2, np.float32), version=7)
+        assert board.publish(np.zeros(2, np.float32)) == 8  # without a version: the next
     finally:
         board.close()

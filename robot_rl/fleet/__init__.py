@@ -1,0 +1,1 @@
+"""Several robots (or twins) feeding one learner over Ray (``robot-rl train --backend ray``)."""
