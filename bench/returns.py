@@ -95,6 +95,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []
+    RESULTS.mkdir(exist_ok=True)
+    partial = RESULTS / "returns.partial.json"  # every finished run, so that a crash loses at most one
     with tempfile.TemporaryDirectory() as tmp:
         for env_id in args.envs:
             budgets, gamma, warmup, episodes = SETTINGS[env_id]
@@ -109,11 +111,11 @@ def main() -> None:
                     print(f"{env_id:<24} {name:<9} seed {seed}: " + "  ".join(
                         f"{b}: {r:8.1f}" for b, r in zip(budgets, returns)) + f"   ({rows[-1]['wall_s']:.0f} s)",
                         flush=True)
+                    partial.write_text(json.dumps({"rows": rows, "seeds": args.seeds, "scale": args.scale}, indent=2))
     table = summarize(rows)
     print(f"\n{'env':<24} {'budget':>7} {'robot_rl':>18} {'SB3':>18}")
     for env_id, budget, mine, theirs in table:
         print(f"{env_id:<24} {budget:>7} {mine[0]:>9.1f} +-{mine[1]:>6.1f} {theirs[0]:>9.1f} +-{theirs[1]:>6.1f}")
-    RESULTS.mkdir(exist_ok=True)
     (RESULTS / "returns.json").write_text(json.dumps({"rows": rows, "seeds": args.seeds, "scale": args.scale}, indent=2))
     plot(table, RESULTS / "returns.png")
     print(f"\nwrote {RESULTS / 'returns.json'} and {RESULTS / 'returns.png'}")
