@@ -102,3 +102,15 @@ def test_kill_9_then_resume_loses_at_most_the_flush_interval(tmp_path: Path) -> 
     assert summary["steps"] == state["step"] + 50
     # Everything up to the checkpoint is on disk: the replay flushes before each checkpoint.
     assert summary["restored_transitions"] >= state["step"] and summary["lost_transitions"] == 0
+
+
+@pytest.mark.parametrize("env_id", ["InvertedPendulum-v5", "HalfCheetah-v5"])
+def test_gymnasium_mujoco_envs_train(tmp_path: Path, env_id: str) -> None:
+    """Any registered Gymnasium id trains, Gymnasium's own MuJoCo envs among them (the install
+    must bring what they import)."""
+    result = train(str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(tmp_path / "run"), "--json",
+                   *SMALL, "--set", f"env.id={env_id}", "--set", "loop.total_steps=150",
+                   "--set", "loop.eval_every_steps=150", "--set", "loop.checkpoint_every_steps=150")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["env"] == env_id and summary["steps"] == 150 and summary["updates"] == 51, summary
