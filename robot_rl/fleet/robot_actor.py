@@ -32,6 +32,7 @@ import yaml
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from robot_rl.realtime.control_loop import LoopArgs, control_loop_main
+from robot_rl.realtime.crash_stop import cut_torque_after_crash
 from robot_rl.realtime.loop_timing import TimingFileWriter
 from robot_rl.realtime.policy_snapshot import SnapshotLayout
 from robot_rl.realtime.run import describe_env, summarise_timing
@@ -126,6 +127,9 @@ class RobotActor:
             time.sleep(fleet.send_every_s)
         self.process.join()
         self.status[Slot.ACTOR_EXITED] = 1
+        if self.process.exitcode != 0 and self.status[Slot.ACTOR_STATE] == ActorState.RUNNING:
+            cut_torque_after_crash(self.config, f"robot {self.index}: the control loop died (exit code "
+                                                f"{self.process.exitcode})")
         position, in_flight = self._send(position, in_flight)  # the loop's last rows
         self._settle(in_flight, FINAL_SEND_TIMEOUT_S)
         self.timing.close()

@@ -29,6 +29,7 @@ import numpy as np
 
 from robot_rl.envs.robot_env import RobotEnv
 from robot_rl.realtime.control_loop import LoopArgs, control_loop_main, make_realtime_env
+from robot_rl.realtime.crash_stop import cut_torque_after_crash
 from robot_rl.realtime.learner_loop import LearnerArgs, learner_main
 from robot_rl.realtime.loop_timing import SUMMARY_ROWS, TimingFileWriter, newest_rows, window_summary
 from robot_rl.realtime.policy_snapshot import snapshot
@@ -109,7 +110,7 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
         actor.start()
         write_text_atomic(run.root / "pids.json", json.dumps(
             {"parent": os.getpid(), "control_loop": actor.pid, "learner": learner.pid}))
-        outcome = _watch(actor, learner, status, signals, on_status, timing)
+        outcome = _watch(config, actor, learner, status, signals, on_status, timing)
     finally:
         status[Slot.STOP] = max(status[Slot.STOP], 1)  # normally set already; not after an error here
         for process in (actor, learner):
@@ -178,7 +179,8 @@ def summarise_timing(status: StatusBoard, timing: TimingFileWriter) -> None:
         timing.lost = 0
 
 
-def _watch(actor, learner, status: StatusBoard, signals: dict, on_status, timing: TimingFileWriter) -> Outcome:
+def _watch(config: TrainConfig, actor, learner, status: StatusBoard, signals: dict, on_status,
+           timing: TimingFileWriter) -> Outcome:
     reason = ""
     code = EXIT_OK
     next_summary = time.monotonic()
@@ -198,6 +200,8 @@ def _watch(actor, learner, status: StatusBoard, signals: dict, on_status, timing
         time.sleep(0.1)
     actor.join()
     status[Slot.ACTOR_EXITED] = 1
+    if actor.exitcode != 0 and status[Slot.ACTOR_STATE] == ActorState.RUNNING:  # died without its finally
+        cut_torque_after_crash(config, f"the control loop died (exit code {actor.exitcode})")
     if actor.exitcode != 0 or status[Slot.ACTOR_STATE] == ActorState.FAILED:
         code = EXIT_FAILED
         cause = " (the watchdog turned torque off)" if status[Slot.WATCHDOG_FIRED] >= 2 else ""

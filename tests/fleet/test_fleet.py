@@ -28,10 +28,14 @@ def replay_column(run_dir: Path, name: str) -> np.ndarray:
     return np.concatenate([np.load(path)[name] for path in segments])
 
 
+def robot_progress(stderr: str, index: int) -> tuple[int, int]:
+    """Robot ``index``'s steps and weight version in the newest progress line ((0, 0) before)."""
+    found = re.findall(rf"robots: .*\br{index} (\d+) v(\d+)", stderr)
+    return (int(found[-1][0]), int(found[-1][1])) if found else (0, 0)
+
+
 def robot_steps(stderr: str, index: int) -> int:
-    """Robot ``index``'s step count in the newest progress line (0 before the first)."""
-    found = re.findall(rf"robots: .*\br{index} (\d+) v", stderr)
-    return int(found[-1]) if found else 0
+    return robot_progress(stderr, index)[0]
 
 
 def gone(pid: int) -> bool:
@@ -43,15 +47,19 @@ def gone(pid: int) -> bool:
 
 
 def kill_robot(run, index: int) -> dict:
-    """SIGKILL robot ``index``'s Ray actor once it has collected some steps; returns its record."""
-    run.wait_for(lambda: robot_steps(run.stderr, index) >= 60 and (run.run_dir / "fleet.json").exists(), 120)
+    """SIGKILL robot ``index``'s Ray actor once it has collected some steps and acted with weights
+    newer than the first (then a second, so that some of those rows reach the learner); returns
+    its record."""
+    run.wait_for(lambda: robot_steps(run.stderr, index) >= 60 and robot_progress(run.stderr, index)[1] >= 2
+                 and (run.run_dir / "fleet.json").exists(), 120)
+    time.sleep(1.0)
     robot = json.loads((run.run_dir / "fleet.json").read_text())["robots"][str(index)]
     os.kill(robot["pid"], signal.SIGKILL)
     return robot
 
 
 def test_two_robots_feed_one_learner_and_a_dead_robot_leaves_the_run_going(tmp_path: Path, start_run) -> None:
-    run = start_run(tmp_path / "run", "--backend", "ray", "--actors", "2", loop__total_steps=500,
+    run = start_run(tmp_path / "run", "--backend", "ray", "--actors", "2", loop__total_steps=800,
                     fleet__max_restarts=0, **FLEET)
     killed = kill_robot(run, 1)
     at_kill = run.steps()
@@ -59,7 +67,7 @@ def test_two_robots_feed_one_learner_and_a_dead_robot_leaves_the_run_going(tmp_p
     assert code == 0 and summary["exit_code"] == 0, (summary, run.stderr)
     assert summary["reason"] == "finished without robot(s) [1] (their actors died)", summary
     assert "robot 1's actor died" in run.stderr and "the run goes on without it" in run.stderr
-    assert summary["steps"] >= 500 > at_kill  # robot 0 and the learner went on to the end
+    assert summary["steps"] >= 800 > at_kill  # robot 0 and the learner went on to the end
     # The killed actor's control loop noticed and stopped (torque off) on its own.
     deadline = time.monotonic() + 30
     while not gone(killed["loop_pid"]) and time.monotonic() < deadline:
