@@ -7,12 +7,20 @@ import numpy as np
 from drivers.robot import RobotSpec
 
 
+def clip(values: np.ndarray, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
+    """What ``np.clip(values, low, high)`` computes (NaN included), at under half its cost on
+    a few joints, where its Python dispatch dominates: the tasks clip actions and commands, and
+    :func:`limit_command` (the same two ufuncs, inlined) limits them again in the workspace
+    guard and in the robot, every control step."""
+    return np.minimum(np.maximum(values, low), high)
+
+
 def limit_command(command: np.ndarray, last: np.ndarray | None, low: np.ndarray, high: np.ndarray,
                   max_step: np.ndarray) -> np.ndarray:
     """``command`` clipped to ``last +/- max_step`` (when ``last`` is known), then to [low, high]."""
     if last is not None:
-        command = np.clip(command, last - max_step, last + max_step)
-    return np.clip(command, low, high)
+        command = np.minimum(np.maximum(command, last - max_step), last + max_step)
+    return np.minimum(np.maximum(command, low), high)
 
 
 class CommandLimiter:
@@ -41,7 +49,7 @@ class CommandLimiter:
         command = np.asarray(command_rad, dtype=np.float64)
         if command.shape != self.low.shape:
             raise ValueError(f"command has shape {command.shape}, expected {self.low.shape}")
-        if not np.all(np.isfinite(command)):
+        if not np.isfinite(command).all():
             raise ValueError(f"command has non-finite values: {command}")
         command = limit_command(command, self.last, self.low, self.high, self.max_step)
         self.last = command

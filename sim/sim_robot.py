@@ -56,9 +56,18 @@ def latency_steps(latency_s: float, timestep_s: float) -> int:
     return int(round(latency_s / timestep_s))
 
 
+# As 0-d arrays: numpy multiplies an array by another array about a third faster than by a
+# Python float (whose promotion rules it checks on every call), and this runs twice a step.
+_TICKS_PER_RAD = np.array(1.0 / RAD_PER_TICK)
+_RAD_PER_TICK = np.array(RAD_PER_TICK)
+# The sensor readings of a robot without passive joints: one empty array for every read.
+_NO_SENSORS = np.zeros(0)
+
+
 def quantize_rad(position_rad: np.ndarray) -> np.ndarray:
-    """Round to whole encoder ticks (multiples of 2 pi / 4096 rad), ties to even as the bus."""
-    return np.rint(position_rad * (1.0 / RAD_PER_TICK)) * RAD_PER_TICK
+    """Round to whole encoder ticks (multiples of 2 pi / 4096 rad), ties to even as the bus.
+    Float64 in and out (a float32 array would come out float64)."""
+    return np.rint(position_rad * _TICKS_PER_RAD) * _RAD_PER_TICK
 
 
 class SimRobot:
@@ -80,6 +89,10 @@ class SimRobot:
         self.sim = sim
         self.twin = TwinModel(config)
         self.model, self.data = self.twin.model, self.twin.data
+        # Views of the live arrays that read() and write() use, taken once: each attribute
+        # access on MjData builds a new numpy view (as StateHistory, they rely on ``data`` staying).
+        self._live = (self.data.qpos, self.data.qvel, self.data.actuator_force)
+        self._ctrl = self.data.ctrl
         self.timestep_s = self.twin.timestep_s
         self.period_steps = control_period_steps(config.control_rate_hz, self.timestep_s)
         self.spec = config.spec
@@ -148,9 +161,9 @@ class SimRobot:
         """The state ``observation_latency_s`` ago, with noise and quantisation; timestamped
         now (the moment the reading arrives, as on hardware)."""
         self._require_open()
-        d, twin, sim = self.data, self.twin, self.sim
+        twin, sim = self.twin, self.sim
         if self._history is None:
-            qpos, qvel, actuator_force = d.qpos, d.qvel, d.actuator_force
+            qpos, qvel, actuator_force = self._live
         else:
             qpos, qvel, actuator_force = self._history.at(self._step - self._history.depth)
         position = qpos[twin.state_qpos]  # fancy indexing copies
@@ -163,6 +176,9 @@ class SimRobot:
         if sim.quantize:
             position = quantize_rad(position)
         n = self._n
+        if n == position.shape[0]:  # no passive joints: nothing to split off (saves four slices a step)
+            return JointState(self.now_s(), position, velocity, force / self._torque_constant, self._faults,
+                              _NO_SENSORS, _NO_SENSORS)
         return JointState(self.now_s(), position[:n], velocity[:n], force / self._torque_constant, self._faults,
                           position[n:], velocity[n:])
 
@@ -173,7 +189,7 @@ class SimRobot:
         command = self.limiter(position_rad)
         goal = self._goal(command)
         if self._action_delay == 0:
-            self.data.ctrl[self.twin.actuator] = goal
+            self._ctrl[self.twin.actuator] = goal
         else:
             self._pending.append((self._step + self._action_delay, goal))
         return command

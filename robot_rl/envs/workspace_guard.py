@@ -22,11 +22,8 @@ BISECTION_STEPS = 12
 
 class WorkspaceGuard:
     def __init__(self, chain: Chain, spec: RobotSpec, low_m: np.ndarray, high_m: np.ndarray) -> None:
-        self.chain = chain
-        joint_names = spec.joint_names
-        limiter = CommandLimiter.for_spec(spec)
-        self._limit = lambda command, last: limit_command(command, last, limiter.low, limiter.high, limiter.max_step)
-        self.index = [joint_names.index(n) for n in chain.joint_names]
+        self.chain = chain.with_joint_order(spec.joint_names)  # takes whole commands
+        self._limiter = CommandLimiter.for_spec(spec)
         self.low = np.asarray(low_m, dtype=np.float64)
         self.high = np.asarray(high_m, dtype=np.float64)
         self._low, self._high = tuple(self.low.tolist()), tuple(self.high.tolist())
@@ -40,9 +37,13 @@ class WorkspaceGuard:
         return cls(chain, config.spec, np.array(config.workspace.min_m), np.array(config.workspace.max_m))
 
     def inside(self, command_rad: np.ndarray) -> bool:
-        x, y, z = self.chain.site_xyz(np.asarray(command_rad)[self.index])
+        x, y, z = self.chain.site_xyz(np.asarray(command_rad))
         lo, hi = self._low, self._high
         return lo[0] <= x <= hi[0] and lo[1] <= y <= hi[1] and lo[2] <= z <= hi[2]
+
+    def _limit(self, command_rad: np.ndarray, last_rad: np.ndarray) -> np.ndarray:
+        limiter = self._limiter
+        return limit_command(command_rad, last_rad, limiter.low, limiter.high, limiter.max_step)
 
     def __call__(self, command_rad: np.ndarray, last_rad: np.ndarray) -> np.ndarray:
         """The command limited as the robot will limit it, if its pose is inside the box; else
@@ -53,9 +54,10 @@ class WorkspaceGuard:
         self.clipped += 1
         lo, hi = 0.0, 1.0
         best = np.asarray(last_rad, dtype=np.float64)
+        direction = command_rad - last_rad
         for _ in range(BISECTION_STEPS):
             mid = (lo + hi) / 2
-            candidate = self._limit(last_rad + mid * (command_rad - last_rad), last_rad)
+            candidate = self._limit(last_rad + mid * direction, last_rad)
             if self.inside(candidate):
                 lo, best = mid, candidate
             else:

@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 from drivers.robot import JointState, RobotSpec
+from drivers.safety import clip
 from robot_rl.kinematics import Chain
 from robot_rl.tasks.task import InitialState, Outcome, Task
 from sim.assets import model_path
@@ -53,13 +54,14 @@ class SO101Reach(Task):
     def __init__(self, spec: RobotSpec, config: ReachConfig = ReachConfig()) -> None:
         super().__init__(spec)
         self.config = config
-        self.chain = Chain.from_mjcf(model_path("so101", scene=False), "gripper_site")
-        missing = [n for n in self.chain.joint_names if n not in spec.joint_names]
+        chain = Chain.from_mjcf(model_path("so101", scene=False), "gripper_site")
+        missing = [n for n in chain.joint_names if n not in spec.joint_names]
         if missing:
             raise ValueError(f"robot {spec.name} lacks the arm joints {missing} that the reach task needs")
-        self._arm_index = [spec.joint_names.index(n) for n in self.chain.joint_names]
+        self.chain = chain.with_joint_order(spec.joint_names)  # takes the robot's joint vector
         self._fk_key = b""
         self._fk_value = np.zeros(3)
+        self._fk_xyz = (0.0, 0.0, 0.0)
         unknown = [j for j in config.action_joints if j not in spec.joint_names]
         if unknown or not config.action_joints:
             raise ValueError(f"action_joints {list(config.action_joints)}: unknown joints {unknown}; "
@@ -68,6 +70,11 @@ class SO101Reach(Task):
         n_act = len(self._act_index)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         self.last_action = np.zeros(n_act)
+        # The action bounds and step per unit action as float64 arrays: numpy combines two arrays
+        # about a third faster than an array and a Python float (command() runs every step), and
+        # clipping against them gives float64 whatever the action's dtype, without a conversion.
+        self._action_low, self._action_high = np.full(n_act, -1.0), np.full(n_act, 1.0)
+        self._max_delta = np.full(n_act, config.max_delta_rad)
         self.target = np.array(config.fixed_target or (0.25, 0.0, 0.15), dtype=np.float64)
         self.home = np.clip(np.zeros(spec.n_joints), self.low, self.high)
         n = spec.n_joints
@@ -93,14 +100,17 @@ class SO101Reach(Task):
 
     def gripper_position(self, joint_position_rad: np.ndarray) -> np.ndarray:
         """Gripper site position (m); the last result is reused for the same joint angles."""
+        return self._gripper(joint_position_rad)[0]
+
+    def _gripper(self, joint_position_rad: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float]]:
+        """The gripper position as an array and as plain floats, computed once per joint state
+        (``evaluate`` and ``observe`` both need it); the floats make ``math.dist`` several
+        times cheaper than on arrays."""
         key = np.asarray(joint_position_rad, dtype=np.float64).tobytes()
         if key != self._fk_key:
-            self._fk_key = key
-            self._fk_value = self.chain.site_position(self._arm_positions(joint_position_rad))
-        return self._fk_value
-
-    def _arm_positions(self, joint_position_rad: np.ndarray) -> np.ndarray:
-        return np.asarray(joint_position_rad)[self._arm_index]
+            xyz = self.chain.site_xyz(joint_position_rad)
+            self._fk_key, self._fk_value, self._fk_xyz = key, np.array(xyz), xyz
+        return self._fk_value, self._fk_xyz
 
     def sample_target(self, rng: np.random.Generator) -> np.ndarray:
         margin = self.config.target_margin * (self.high - self.low) / 2
@@ -119,30 +129,32 @@ class SO101Reach(Task):
         return InitialState(np.clip(self.home + noise, self.low, self.high), np.zeros(len(self.spec.sensor_names)))
 
     def command(self, action: np.ndarray, state: JointState, last_command: np.ndarray) -> np.ndarray:
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        action = clip(action, self._action_low, self._action_high)
         self.last_action = action
         command = last_command.copy()
         if self.config.action_mode == "absolute":
             low, high = self.low[self._act_index], self.high[self._act_index]
             command[self._act_index] = low + (action + 1.0) * 0.5 * (high - low)
         else:
-            command[self._act_index] += action * self.config.max_delta_rad
-        return np.clip(command, self.low, self.high)
+            command[self._act_index] += action * self._max_delta
+        return clip(command, self.low, self.high)
 
     def observe(self, state: JointState) -> np.ndarray:
-        gripper = self.gripper_position(state.position_rad)
-        self.distance = math.dist(gripper, self.target)
+        gripper, xyz = self._gripper(state.position_rad)
+        self.distance = math.dist(xyz, self.target.tolist())
         # The command, not only the measured position: with incremental actions and joints
         # that sag under gravity, the policy must see where it is asking the joints to be.
         return np.concatenate([state.position_rad, state.velocity_rad_s * self.VELOCITY_SCALE, gripper,
                                self.target, self.target - gripper, self.last_action,
-                               self.sent_command[self._act_index]]).astype(np.float32)
+                               self.sent_command[self._act_index]], dtype=np.float32)
 
     def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:
-        distance = math.dist(self.gripper_position(state.position_rad), self.target)
+        distance = math.dist(self._gripper(state.position_rad)[1], self.target.tolist())
         success = distance < SUCCESS_RADIUS_M
         action = np.asarray(action, dtype=np.float64)
-        reward = -self.config.distance_weight * distance + self.config.success_bonus * success - self.config.action_cost * float(action @ action)
+        config = self.config
+        reward = (-config.distance_weight * distance + config.success_bonus * success
+                  - config.action_cost * float(action.dot(action)))
         return Outcome(reward, False, success, {"distance_m": distance})
 
     def goal_markers(self) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 
 from drivers.robot import JointState, RobotSpec
+from drivers.safety import clip
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class Task(abc.ABC):
 
     def command(self, action: np.ndarray, state: JointState, last_command: np.ndarray) -> np.ndarray:
         """Joint position command for ``action``: by default the action spans each joint's range."""
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        action = clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         self.last_action = action
         return self.low + (action + 1.0) * 0.5 * (self.high - self.low)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from drivers.robot import RobotSpec
-from drivers.safety import CommandLimiter
+from drivers.safety import CommandLimiter, clip, limit_command
 
 
 def spec() -> RobotSpec:
@@ -33,3 +33,16 @@ def test_non_finite_command_refused() -> None:
         limiter(np.array([np.nan, 0.0]))
     with pytest.raises(ValueError, match="shape"):
         limiter(np.zeros(3))
+
+
+def test_clip_and_limit_command_compute_what_np_clip_does() -> None:
+    rng = np.random.default_rng(2)
+    low, high, max_step = np.array([-1.0, 0.0, -np.inf]), np.array([1.0, 2.0, np.inf]), np.array([0.1, np.inf, 0.3])
+    for _ in range(500):
+        command = rng.uniform(-3, 3, 3)
+        command[rng.integers(3)] = rng.choice([np.nan, np.inf, -np.inf, 0.5])
+        last = rng.uniform(-1.5, 2.5, 3)
+        np.testing.assert_array_equal(clip(command, low, high), np.clip(command, low, high))
+        expected = np.clip(np.clip(command, last - max_step, last + max_step), low, high)
+        np.testing.assert_array_equal(limit_command(command, last, low, high, max_step), expected)
+        np.testing.assert_array_equal(limit_command(command, None, low, high, max_step), np.clip(command, low, high))
