@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -31,8 +32,11 @@ def run_fleet(config: TrainConfig, run: RunDir, *, resume: bool, source: str, ad
               f"weights v{values['version']}  robots: {robots}", file=sys.stderr, flush=True)
 
     try:
-        summary = start(config, run, resume=resume, source=source, address=address, actors=actors,
-                        on_status=on_status)
+        # Ray forwards the actors' output and its own scheduler messages to stdout: keep stdout
+        # for the summary (--json), and everything Ray prints on stderr with the logs.
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = start(config, run, resume=resume, source=source, address=address, actors=actors,
+                            on_status=on_status)
     except FleetError as exc:
         raise CommandError(str(exc)) from exc
     if run.metrics.exists():  # the learner may have written the run on another host

@@ -109,3 +109,12 @@ def test_a_dead_robot_is_started_again_and_a_stopped_fleet_resumes(tmp_path: Pat
     assert code == 0 and resumed["reason"] == "finished", (resumed, again.stderr)
     assert resumed["steps"] >= stopped_at + 150 and resumed["restored_transitions"] == stopped_at, resumed
     assert len(replay_column(run_dir, "actor")) == resumed["steps"]
+
+
+def test_a_robot_that_cannot_be_placed_is_a_clear_error(tmp_path: Path, start_run) -> None:
+    run = start_run(tmp_path / "run", "--backend", "ray", "--actors", "1", **FLEET,
+                    fleet__robots="[{resources: {so101_arm_7: 1}}]", fleet__start_timeout_s=3)
+    code, _ = run.finish(timeout_s=120)
+    assert code == 2, run.stderr
+    assert "robot 0 could not be placed in 3 s: it needs" in run.stderr and "so101_arm_7" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
