@@ -91,6 +91,16 @@ def test_imports_without_heavy_dependencies(package: str, blocked: tuple[str, ..
     assert result.stdout.strip() == f"ok {len(modules)}"
 
 
+def test_a_fleet_robot_computer_needs_no_torch() -> None:
+    """A fleet's robot actor (and the control loop it starts) runs on the robot's computer:
+    Ray, numpy, gymnasium and the twin's mujoco where it runs the twin, never the learner's torch."""
+    pytest.importorskip("ray")
+    modules = ["robot_rl.fleet.robot_actor", "robot_rl.fleet.detached_loop", "robot_rl.realtime.control_loop"]
+    result = run_blocked(("torch",), modules)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"ok {len(modules)}"
+
+
 def test_blocker_really_blocks() -> None:
     result = run_blocked(("torch",), ["torch"])
     assert result.returncode != 0 and "blocked by the import-rules test" in result.stderr

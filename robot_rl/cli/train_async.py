@@ -29,7 +29,8 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool, source: str) ->
                   file=sys.stderr, flush=True)
 
     from robot_rl.cli.errors import CommandError
-    from robot_rl.realtime.run import AsyncModeError, LearnerStartError
+    from robot_rl.realtime.env_description import AsyncModeError
+    from robot_rl.realtime.run import LearnerStartError
 
     try:
         summary = start(config, run, resume=resume, source=source, on_status=on_status)

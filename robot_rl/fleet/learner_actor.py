@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from robot_rl.realtime.os_tuning import normal_niceness
 from robot_rl.realtime.learner_loop import LearnerArgs, learner_main
 from robot_rl.realtime.run import STOP_TIMEOUT_S, LearnerStartError
 from robot_rl.realtime.status_board import ActorState, LearnerState, Slot, StatusBoard
@@ -41,6 +42,9 @@ class LearnerActor:
     def __init__(self, config: TrainConfig, run_root: str, resume: bool, source: str, obs_dim: int,
                  low: list[float], high: list[float], metadata: dict, weight_size: int, log_level: int) -> None:
         logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+        niceness = normal_niceness()  # Ray's workers run at nice 15; the processes started here inherit it
+        if niceness:
+            log.info("%s", niceness)
         run = RunDir(Path(run_root))
         run.create(config, resume)
         self.start_step = self.start_episode = 0
@@ -58,6 +62,8 @@ class LearnerActor:
         self.actor_status: dict[int, dict[str, float]] = {}  # each robot's latest status board
         self.eval_seen: dict[int, float] = {}
         self.offer: tuple[int, Any] | None = None  # (version, object ref) of the newest weights put
+        self.finished: dict[str, Any] | None = None  # once finish() has run: the last answer
+        self.refused = 0  # rows that arrived after finish()
         self.process = mp.get_context("spawn").Process(target=learner_main, name="robot_rl-learner", args=(LearnerArgs(
             config, run_root, self.ring.spec, self.board.spec, self.status.spec, obs_dim, tuple(low), tuple(high),
             resume, source, metadata, log_level),))
@@ -79,7 +85,12 @@ class LearnerActor:
 
     def add(self, index: int, rows: Drained, actor_status: dict[str, float]) -> dict[str, Any]:
         """A robot's batch: into the ring, and its status into the fleet's totals. Answers with
-        what the robot's bridge needs (acknowledged rows, updates, newest version, learner alive)."""
+        what the robot's bridge needs (acknowledged rows, updates, newest version, learner alive).
+        After :meth:`finish` the rows are refused (counted, and the learner reported gone)."""
+        if self.finished is not None:
+            self.refused += len(rows)
+            return {**self.finished, "from_actor": self.from_actor.get(index, 0), "fleet_steps":
+                    sum(self.from_actor.values()), "learner_alive": False}
         self.ring.push_rows(rows)
         self.from_actor[index] = self.from_actor.get(index, 0) + len(rows)
         self.actor_status[index] = actor_status
@@ -108,6 +119,8 @@ class LearnerActor:
     def weights(self, have: int) -> tuple[int, list] | None:
         """Newer weights than version ``have``: (version, [object ref]); None when there are none.
         Each version is put into the object store once, however many robots fetch it."""
+        if self.finished is not None:
+            return self.offer_for(have)
         version = self.board.version
         if version <= have:
             return None
@@ -125,6 +138,8 @@ class LearnerActor:
         return self.offer[0], [self.offer[1]]  # in a list, so that Ray hands over the ref, not the array
 
     def status_report(self) -> dict[str, Any]:
+        if self.finished is not None:
+            return {**self.final_report, "refused": self.refused}
         values = self.status.snapshot()
         return {"alive": self.process.is_alive(), "exit_code": self.process.exitcode, "updates": values["learner_updates"],
                 "version": self.board.version, "fleet_steps": values["actor_steps"],
@@ -145,6 +160,8 @@ class LearnerActor:
             self.process.terminate()
             self.process.join(10)
         report = self.status_report()
+        self.final_report = report
+        self.finished = {"updates": report["updates"], "version": report["version"]}
         for part in (self.ring, self.board, self.status):
             part.close()
         return report

@@ -3,7 +3,9 @@ single-machine control loop and bridges it to the learner over Ray.
 
 The control loop is :mod:`robot_rl.realtime.control_loop` unchanged, in its own process, with
 the same shared-memory ring, weight board and status board as ``loop.mode: async``; this actor
-is its parent, in place of ``robot_rl.realtime.run``. A bridge thread (:meth:`RobotActor.run`)
+supervises it in place of ``robot_rl.realtime.run``. The loop is started detached (no child of
+this actor: Ray SIGKILLs a worker's children when it ends the worker; see
+:mod:`robot_rl.fleet.detached_loop`) and watches this actor's pid. A bridge thread (:meth:`RobotActor.run`)
 drains the ring every ``fleet.send_every_s`` and ships the rows to the learner as one batch,
 asks the learner every ``fleet.weights_every_s`` for newer weights (fetched from Ray's object
 store) and copies them into the weight board under the learner's version. Only the bridge ever
@@ -12,14 +14,15 @@ bridge falls behind (a slow network), the loop goes on filling the ring; rows ol
 ring are lost and counted.
 
 The loop process stops safely (torque off) on the stop request, on its own total step count,
-or when this actor dies (it watches its parent: Ray killing the actor, its host going away).
+or when this actor dies (Ray killing the actor, the driver or the cluster going away). If the
+bridge itself fails, it stops the loop before it reports the error. If the loop dies without
+its own safe stop (``kill -9``), this actor turns torque off on a real robot from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing as mp
 import os
 import socket
 import threading
@@ -29,13 +32,16 @@ from typing import Any
 
 import ray
 import yaml
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
-from robot_rl.realtime.control_loop import LoopArgs, control_loop_main
+from robot_rl.fleet.detached_loop import start_detached_loop
+from robot_rl.realtime.os_tuning import normal_niceness
+from robot_rl.realtime.control_loop import LoopArgs
 from robot_rl.realtime.crash_stop import cut_torque_after_crash
+from robot_rl.realtime.env_description import describe_env
 from robot_rl.realtime.loop_timing import TimingFileWriter
 from robot_rl.realtime.policy_snapshot import SnapshotLayout
-from robot_rl.realtime.run import describe_env, summarise_timing
+from robot_rl.realtime.process_watch import ProcessWatch
 from robot_rl.realtime.status_board import ActorState, Slot, StatusBoard
 from robot_rl.realtime.transition_ring import TransitionRing
 from robot_rl.realtime.weight_board import WeightBoard
@@ -45,6 +51,7 @@ from robot_rl.train.run_dir import write_text_atomic
 log = logging.getLogger("robot_rl.fleet.actor")
 SEED_STRIDE = 1_000_003  # each robot's seeds: the run's seed + index x this (no overlap in practice)
 FINAL_SEND_TIMEOUT_S = 60.0
+LOOP_STOP_TIMEOUT_S = 30.0  # after a stop at once, the loop is gone within a step; this is the bound
 
 
 def actor_config(config: TrainConfig, index: int, actors: int) -> TrainConfig:
@@ -59,17 +66,22 @@ def actor_config(config: TrainConfig, index: int, actors: int) -> TrainConfig:
 
 class RobotActor:
     """Made with ``ray.remote(RobotActor).options(max_concurrency=4, ...)`` (threaded, so that
-    :meth:`stop` and :meth:`report` answer while :meth:`run` bridges)."""
+    :meth:`stop` and :meth:`report` answer while :meth:`run` bridges; ``lock`` guards what they
+    share with it)."""
 
     def __init__(self, config: TrainConfig, index: int, actors: int, run_root: str, log_level: int) -> None:
         logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+        niceness = normal_niceness()  # Ray's workers run at nice 15; the processes started here inherit it
+        if niceness:
+            log.info("%s", niceness)
         self.config = actor_config(config, index, actors)
         self.fleet = config.fleet
         self.index = index
         self.run_root = Path(run_root)
         self.log_level = log_level
-        self.process: mp.process.BaseProcess | None = None
+        self.loop_pid: int | None = None
         self.stop_level = 0
+        self.final: dict[str, Any] | None = None  # the report once run() has ended (boards closed)
         self.sent = 0  # rows the learner has acknowledged
         self.learner_dead = False
         self.lock = threading.Lock()
@@ -95,53 +107,71 @@ class RobotActor:
         self.status = StatusBoard.create()
         self.status[Slot.ACTOR_STEPS], self.status[Slot.ACTOR_EPISODES] = start_step, start_episode
         self._fetch_weights(timeout_s=self.fleet.start_timeout_s)
+        if self.weights.version == 0:
+            for part in (self.ring, self.weights, self.status):
+                part.close()
+            raise RuntimeError(f"robot {self.index}: no weights from the learner in {self.fleet.start_timeout_s:.0f} s; "
+                               f"its loop was not started")
         directory = self.run_root / "fleet" / f"actor-{self.index}"  # on this robot's computer
         directory.mkdir(parents=True, exist_ok=True)
         write_text_atomic(directory / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
         self.timing = TimingFileWriter(directory / "timing", self.status.loop_timing, self.status.loop_timing_count)
         args = LoopArgs(self.config, str(self.run_root), self.ring.spec, self.weights.spec, self.status.spec, layout,
-                        start_step, start_episode, self.log_level, actor_index=self.index)
-        self.process = mp.get_context("spawn").Process(target=control_loop_main, args=(args,),
-                                                       name=f"robot_rl-control-loop-{self.index}")
-        self.process.start()
-        return {"loop_pid": self.process.pid, "timing_dir": str(directory)}
+                        start_step, start_episode, self.log_level, actor_index=self.index, supervisor_pid=os.getpid())
+        self.loop_pid = start_detached_loop(args)
+        self.loop = ProcessWatch(self.loop_pid)
+        return {"loop_pid": self.loop_pid, "timing_dir": str(directory)}
 
     # -- the bridge ------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        """Bridge until the control loop ends; returns this robot's final report."""
+        """Bridge until the control loop ends; returns this robot's final report. If the bridge
+        fails, the loop is stopped (torque off) before the error is raised."""
         fleet = self.fleet
         position, in_flight = 0, []
         next_weights = next_summary = time.monotonic()
-        while self.process.is_alive():
-            if self.stop_level:
-                self.status[Slot.STOP] = self.stop_level
-            position, in_flight = self._send(position, in_flight)
-            now = time.monotonic()
-            if now >= next_weights:
-                next_weights = now + fleet.weights_every_s
-                self._fetch_weights(timeout_s=fleet.weights_every_s * 10)
-            if now >= next_summary:
-                next_summary = now + 1.0
-                self.timing.drain()
-                summarise_timing(self.status, self.timing)
-            time.sleep(fleet.send_every_s)
-        self.process.join()
-        self.status[Slot.ACTOR_EXITED] = 1
-        if self.process.exitcode != 0 and self.status[Slot.ACTOR_STATE] == ActorState.RUNNING:
-            cut_torque_after_crash(self.config, f"robot {self.index}: the control loop died (exit code "
-                                                f"{self.process.exitcode})")
+        try:
+            while not self.loop.gone():
+                if self.stop_level:
+                    self.status[Slot.STOP] = self.stop_level
+                position, in_flight = self._send(position, in_flight)
+                now = time.monotonic()
+                if now >= next_weights:
+                    next_weights = now + fleet.weights_every_s
+                    self._fetch_weights(timeout_s=fleet.weights_every_s * 10)
+                if now >= next_summary:
+                    next_summary = now + 1.0
+                    self.timing.drain()
+                    self.status.summarise_timing(self.timing)
+                time.sleep(fleet.send_every_s)
+        except BaseException:
+            log.exception("robot %d: the bridge failed; stopping the control loop at once (torque off)", self.index)
+            self.status[Slot.STOP] = 2
+            deadline = time.monotonic() + LOOP_STOP_TIMEOUT_S
+            while not self.loop.gone() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self._after_loop()
+            raise
+        self._after_loop()
         position, in_flight = self._send(position, in_flight)  # the loop's last rows
         self._settle(in_flight, FINAL_SEND_TIMEOUT_S)
         self.timing.close()
-        summarise_timing(self.status, self.timing)
-        state = ActorState(int(self.status[Slot.ACTOR_STATE]))
+        self.status.summarise_timing(self.timing)
         report = self.report()
-        report.update({"exit_code": self.process.exitcode, "state": state.name.lower()})
-        log.info("robot %d: control loop ended (%s, exit code %s), %d transitions sent", self.index,
-                 report["state"], self.process.exitcode, self.sent)
-        for part in (self.ring, self.weights, self.status):
-            part.close()
+        report["state"] = ActorState(int(self.status[Slot.ACTOR_STATE])).name.lower()
+        log.info("robot %d: control loop ended (%s), %d transitions sent", self.index, report["state"], self.sent)
+        with self.lock:
+            self.final = report
+            for part in (self.ring, self.weights, self.status):
+                part.close()
         return report
+
+    def _after_loop(self) -> None:
+        """The loop has exited: if it never recorded its end, it died without its safe stop."""
+        self.status[Slot.ACTOR_EXITED] = 1
+        if self.loop.gone() and self.status[Slot.ACTOR_STATE] == ActorState.RUNNING:
+            self.status[Slot.ACTOR_STATE] = ActorState.FAILED
+            cut_torque_after_crash(self.config, f"robot {self.index}: the control loop (pid {self.loop_pid}) died")
+        self.loop.close()
 
     def _send(self, position: int, in_flight: list) -> tuple[int, list]:
         """Ship the rows the loop wrote since ``position`` as one batch (never more than
@@ -169,6 +199,8 @@ class RobotActor:
             except RayActorError as exc:
                 self._learner_lost(exc)
                 return []
+            except RayError as exc:  # that batch failed in the learner; the next ones may not
+                log.error("robot %d: the learner refused a batch: %s", self.index, exc)
         return pending
 
     def _learner_answer(self, answer: dict[str, Any]) -> None:
@@ -195,6 +227,9 @@ class RobotActor:
                         self.index, timeout_s, self.weights.version)
         except RayActorError as exc:
             self._learner_lost(exc)
+        except RayError as exc:  # e.g. the weights' owner died between the offer and the fetch
+            log.warning("robot %d: fetching weights failed (%s); the loop goes on with v%d", self.index, exc,
+                        self.weights.version)
 
     def _learner_lost(self, why: Any) -> None:
         if not self.learner_dead:
@@ -207,20 +242,22 @@ class RobotActor:
     # -- control (answered while run() bridges) ----------------------------------------------------
     def stop(self, level: int = 1) -> None:
         """1: finish the step, torque off, send the last rows; 2: stop at once (still torque off)."""
-        self.stop_level = max(self.stop_level, level)
-        if self.process is not None:
-            self.status[Slot.STOP] = self.stop_level
+        with self.lock:
+            self.stop_level = max(self.stop_level, level)
+            if self.loop_pid is not None and self.final is None:
+                self.status[Slot.STOP] = self.stop_level
 
     def report(self) -> dict[str, Any]:
-        values = self.status.snapshot() if self.process is not None else {}
         with self.lock:
+            if self.final is not None:
+                return self.final
+            values = self.status.snapshot() if self.loop_pid is not None else {}
             sent = self.sent
-        return {"index": self.index, "pid": os.getpid(), "host": socket.gethostname(),
-                "loop_pid": self.process.pid if self.process is not None else None, "sent": sent,
-                "steps": int(values.get("actor_steps", 0)), "episodes": int(values.get("actor_episodes", 0)),
+        return {"index": self.index, "pid": os.getpid(), "host": socket.gethostname(), "loop_pid": self.loop_pid,
+                "sent": sent, "steps": int(values.get("actor_steps", 0)),
+                "episodes": int(values.get("actor_episodes", 0)),
                 "weight_version": int(values.get("actor_weight_version", 0)),
                 "last_return": values.get("actor_last_return", 0.0),
                 "period_error_p99_ms": values.get("loop_period_err_p99_s", 0.0) * 1e3,
                 "overruns": int(values.get("loop_overruns", 0)), "ring_lost": int(values.get("ring_lost", 0)),
                 "learner_dead": self.learner_dead}
-

@@ -6,8 +6,10 @@ The driver (this process) joins a Ray cluster (``--address``) or starts a local 
 the cluster has one), then watches: it stops every robot once the fleet has collected
 ``loop.total_steps``, reports a robot whose actor dies and starts it again (at most
 ``fleet.max_restarts`` times) while the others go on, and at the end has the learner drain,
-checkpoint and stop. Signals as in the single-machine mode: the first Ctrl-C stops cleanly,
-a second at once; motors are made safe either way (each robot's loop turns torque off).
+checkpoint and stop. Signals as in the single-machine mode (SIGHUP too): the first Ctrl-C
+stops cleanly, a second at once; motors are made safe either way (each robot's loop turns
+torque off). On any error the driver stops every robot and has the learner checkpoint before
+it lets Ray go; if the driver itself dies, each robot's loop sees its actor go and stops safely.
 
 ``RUN_DIR/fleet.json`` names every process (driver, learner, each robot's actor and loop, with
 their hosts) for operators and tests.
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from robot_rl.fleet.learner_actor import LearnerActor
 from robot_rl.fleet.robot_actor import RobotActor
@@ -71,6 +73,9 @@ class Fleet:
         self.level = logging.getLogger().getEffectiveLevel()
         self.robots = [Robot(i) for i in range(actors)]
         self.stop_level = 0
+        self.learner: Any = None
+        self.learner_info: dict[str, Any] = {}
+        self.finished = False
 
     # -- placing actors --------------------------------------------------------------------------
     def _robot_handle(self, index: int) -> Any:
@@ -87,14 +92,16 @@ class Fleet:
         self._placed(handle.node.remote(), f"robot {index}", options)
         return handle
 
-    def _placed(self, ref: Any, what: str, options: dict[str, Any]) -> Any:
-        timeout = self.config.fleet.start_timeout_s
+    def _placed(self, ref: Any, what: str, options: dict[str, Any], timeout_s: float | None = None) -> Any:
+        timeout = self.config.fleet.start_timeout_s if timeout_s is None else timeout_s
         try:
             return ray.get(ref, timeout=timeout)
         except GetTimeoutError:
             need = {k: v for k, v in options.items() if k in ("num_cpus", "num_gpus", "resources", "label_selector")}
             raise FleetError(f"{what} could not be placed in {timeout:.0f} s: it needs {need}, the cluster offers "
                              f"{ray.cluster_resources()} (see docs/fleet.md, 'placing robots')") from None
+        except RayError as exc:
+            raise FleetError(f"{what} failed to start: {_cause(exc)}") from None
 
     def _learner_handle(self, described: dict[str, Any], weight_size: int) -> Any:
         fleet = self.config.fleet
@@ -114,10 +121,8 @@ class Fleet:
         handle = ray.remote(LearnerActor).options(**options).remote(
             config, str(self.run.root), self.resume, self.source, described["obs_dim"], described["low"],
             described["high"], described["metadata"], weight_size, self.level)
-        try:
-            info = self._placed(handle.ready.remote(), "the learner", options)
-        except (RayActorError, RayTaskError) as exc:
-            raise FleetError(f"the learner failed to start: {_cause(exc)}") from None
+        # The learner waits up to start_timeout_s for its process once placed (a large replay to restore).
+        info = self._placed(handle.ready.remote(), "the learner", options, 2 * fleet.start_timeout_s)
         log.info("learner on %s (pid %d, learner process %d, %s)", info["host"], info["pid"], info["learner_pid"],
                  "GPU" if use_gpu else "CPU")
         return handle, info
@@ -125,7 +130,7 @@ class Fleet:
     def start(self) -> dict[str, Any]:
         for robot in self.robots:
             robot.handle = self._robot_handle(robot.index)
-        described = [ray.get(r.handle.describe.remote()) for r in self.robots]
+        described = [self._placed(r.handle.describe.remote(), f"robot {r.index}'s env", {}) for r in self.robots]
         first = described[0]
         for robot, d in zip(self.robots[1:], described[1:]):
             for key in ("obs_dim", "low", "high"):
@@ -144,8 +149,9 @@ class Fleet:
         return self.learner_info
 
     def _launch(self, robot: Robot) -> None:
-        info = ray.get(robot.handle.start.remote(self.learner, self.layout, self.obs_dim, self.action_dim,
-                                                 robot.last["steps"], robot.last["episodes"]))
+        info = self._placed(robot.handle.start.remote(self.learner, self.layout, self.obs_dim, self.action_dim,
+                                                      robot.last["steps"], robot.last["episodes"]),
+                            f"robot {robot.index}'s control loop", {})
         robot.node = {**ray.get(robot.handle.node.remote()), **info}
         robot.run_ref = robot.handle.run.remote()
         robot.ended = ""
@@ -166,19 +172,21 @@ class Fleet:
         while any(not r.ended for r in self.robots):
             if signals["count"] and self.stop_level < min(signals["count"], 2):
                 self._stop_all(min(signals["count"], 2))
-            status = self._learner_status()
-            if status is None or not status["alive"]:
-                if not reason:
-                    code = EXIT_FAILED
-                    reason = "the learner died" + (f" (exit code {status['exit_code']})" if status else "")
-                    log.error("%s; each robot applies realtime.learner_failure (%s)", reason,
-                              self.config.realtime.learner_failure)
-            elif status["fleet_steps"] >= total and not self.stop_level:
+            status = self._learner_status()  # None: no answer this time (a slow network, a busy node)
+            learner_alive = status is not None and status["alive"]
+            if status is not None and not status["alive"] and not reason:
+                code = EXIT_FAILED
+                reason = "the learner died" + (f" (exit code {status['exit_code']})" if status["exit_code"] else "")
+                log.error("%s; each robot applies realtime.learner_failure (%s)", reason,
+                          self.config.realtime.learner_failure)
+            collected = status["fleet_steps"] if learner_alive else \
+                sum(r.last.get("steps", 0) for r in self.robots)  # the learner is silent: the robots' own counts
+            if collected >= total and not self.stop_level:
                 self._stop_all(1)
             for robot in self.robots:
                 if not robot.ended:
                     self._check(robot)
-            if on_status is not None and status is not None:
+            if on_status is not None and learner_alive:
                 on_status({**status, "robots": [dict(r.last, index=r.index, ended=r.ended) for r in self.robots]})
             time.sleep(WATCH_EVERY_S)
         if signals["count"]:
@@ -191,8 +199,10 @@ class Fleet:
 
     def _learner_status(self) -> dict[str, Any] | None:
         try:
-            return ray.get(self.learner.status_report.remote(), timeout=30)
-        except (RayActorError, GetTimeoutError):
+            return ray.get(self.learner.status_report.remote(), timeout=10)
+        except RayActorError as exc:
+            return {"alive": False, "exit_code": None, "why": _cause(exc)}
+        except (RayError, GetTimeoutError):
             return None
 
     def _check(self, robot: Robot) -> None:
@@ -200,16 +210,19 @@ class Fleet:
         if not done:
             try:
                 robot.last = ray.get(robot.handle.report.remote(), timeout=10)
-            except (RayActorError, GetTimeoutError):
-                pass  # the run call reports the death
+            except (RayError, GetTimeoutError):
+                pass  # the run call reports a death
             return
         try:
             robot.last = ray.get(robot.run_ref)
             robot.ended = "done" if robot.last["state"] == "done" else "failed"
             if robot.ended == "failed":
-                log.error("robot %d: its control loop failed (exit code %s); motors were made safe; the others go on",
-                          robot.index, robot.last["exit_code"])
-        except (RayActorError, RayTaskError) as exc:
+                log.error("robot %d: its control loop failed (see its log above); motors were made safe; the others "
+                          "go on", robot.index)
+        except RayTaskError as exc:  # the bridge failed; it stopped the loop (torque off) first
+            ray.kill(robot.handle)  # frees what it was placed with, for a restart
+            self._died(robot, exc)
+        except RayActorError as exc:  # the actor died; its detached loop stops by itself
             self._died(robot, exc)
         self._write_pids()
 
@@ -224,24 +237,37 @@ class Fleet:
         robot.restarts += 1
         log.error("robot %d's actor died %s: %s; starting it again (restart %d of %d)", robot.index, where,
                   _cause(exc), robot.restarts, self.config.fleet.max_restarts)
+        # The dead loop's last episode was cut: the new loop counts on from the next.
+        robot.last["episodes"] = robot.last.get("episodes", 0) + 1
         try:
             robot.handle = self._robot_handle(robot.index)
             self._launch(robot)
-        except (FleetError, RayActorError, RayTaskError) as again:
+        except (FleetError, RayError) as again:
             robot.ended = "lost"
             log.error("robot %d could not be started again (%s); the run goes on without it", robot.index,
                       _cause(again))
 
     def _stop_all(self, level: int) -> None:
-        self.stop_level = level
+        self.stop_level = max(self.stop_level, level)
         for robot in self.robots:
-            if not robot.ended:
-                robot.handle.stop.remote(level)
+            if not robot.ended and robot.handle is not None:
+                robot.handle.stop.remote(self.stop_level)
+
+    def stop_robots_and_wait(self) -> None:
+        """Every robot still running stops (torque off) and sends its last rows; waits for them
+        (bounded), so that nothing is running when Ray is shut down."""
+        self._stop_all(max(self.stop_level, 1))
+        refs = [r.run_ref for r in self.robots if r.run_ref is not None and not r.ended]
+        if refs:
+            ray.wait(refs, num_returns=len(refs), timeout=STOP_TIMEOUT_S)
 
     def finish(self) -> dict[str, Any]:
+        if self.learner is None or self.finished:
+            return {}
+        self.finished = True
         try:
             return ray.get(self.learner.finish.remote(self.stop_level), timeout=STOP_TIMEOUT_S + 30)
-        except (RayActorError, GetTimeoutError) as exc:
+        except (RayError, GetTimeoutError) as exc:
             log.error("the learner could not finish (%s): the last checkpoint may be older than the run", _cause(exc))
             return {}
 
@@ -252,10 +278,17 @@ def run_fleet(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
     n = actors or config.fleet.actors
     if n < 1:
         raise FleetError(f"--actors must be at least 1, got {n}")
+    if config.loop.mode != "async":
+        raise FleetError(f"a fleet runs real-time control loops: set loop.mode: async in {source} "
+                         f"(got {config.loop.mode!r})")
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
-                 **({} if address else {"num_cpus": os.cpu_count()}))
+        try:
+            ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
+                     **({} if address else {"num_cpus": os.cpu_count()}))
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise FleetError(f"cannot join the Ray cluster at {address}: {exc}" if address else
+                             f"cannot start a local Ray instance: {exc}") from None
     fleet = Fleet(config, run, n, resume, source)
     signals = {"count": 0, "kind": None}
 
@@ -265,18 +298,25 @@ def run_fleet(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
         print("\nstopping: every robot finishes its step and turns torque off; the learner checkpoints"
               if signals["count"] == 1 else "\nstopping at once (motors are still made safe; no final checkpoint)",
               file=sys.stderr, flush=True)
+        fleet._stop_all(min(signals["count"], 2))  # at once, even while starting or restarting a robot
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: a closed terminal or SSH session must stop the robots cleanly, not kill the driver.
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     began = time.monotonic()
+    info: dict[str, Any] = {}
     try:
         info = fleet.start()
         code, reason = fleet.watch(signals, on_status)
         final = fleet.finish()
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        if started_here:
-            ray.shutdown()
+        try:  # on any error above: robots stopped (torque off) and the learner checkpointed before Ray goes
+            fleet.stop_robots_and_wait()
+            fleet.finish()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if started_here:
+                ray.shutdown()
     robots = [{"index": r.index, "host": r.node.get("host"), "ended": r.ended, "restarts": r.restarts,
                "transitions": final.get("from_actor", {}).get(r.index, 0), "steps": r.last.get("steps"),
                "weight_version": r.last.get("weight_version"), "overruns": r.last.get("overruns"),

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import signal
 import time
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from robot_rl.realtime.os_tuning import tune_current_process
 from robot_rl.realtime.policy_snapshot import NumpyPolicy, SnapshotLayout
 from robot_rl.realtime.shared_block import BlockSpec
 from robot_rl.realtime.status_board import ActorState, Slot, StatusBoard
+from robot_rl.realtime.process_watch import ProcessWatch
 from robot_rl.realtime.transition_ring import TransitionRing
 from robot_rl.realtime.watchdog import Watchdog, WatchdogTrippedError
 from robot_rl.realtime.weight_board import WeightBoard
@@ -58,6 +58,7 @@ class LoopArgs:
     start_episode: int
     log_level: int = logging.INFO
     actor_index: int = 0  # which loop of a fleet (robot_rl.fleet) this is; stored with each transition
+    supervisor_pid: int | None = None  # watched for death instead of the parent (a fleet's detached loop)
 
 
 def make_realtime_env(config: TrainConfig) -> gym.Env:
@@ -75,9 +76,10 @@ class ControlLoop:
         self.args = args
         self.config = args.config
         self.rt = args.config.realtime
-        self.status = StatusBoard.attach(args.status)
-        self.ring = TransitionRing.attach(args.ring)
-        self.weights = WeightBoard.attach(args.weights)
+        detached = args.supervisor_pid is not None  # not our parent's child (robot_rl.fleet.detached_loop)
+        self.status = StatusBoard.attach(args.status, detached)
+        self.ring = TransitionRing.attach(args.ring, detached)
+        self.weights = WeightBoard.attach(args.weights, detached)
         self.policy = NumpyPolicy(args.layout, seed=args.config.loop.seed + 17)
         self.scratch = np.empty_like(self.policy.flat)
         self.version = 0
@@ -85,7 +87,7 @@ class ControlLoop:
         self.episodes = args.start_episode
         self.rng = np.random.default_rng(args.config.loop.seed + args.start_step)
         self.stop_requested = False
-        self.parent_pid = os.getppid()
+        self.supervisor = ProcessWatch(args.supervisor_pid)
         self._last_overrun_log = 0.0
         self.learner_dead_noted = False
         self._froze = False
@@ -134,9 +136,9 @@ class ControlLoop:
     def _should_stop(self) -> bool:
         if self.stop_requested or self.status[Slot.STOP] > 0:
             return True
-        if os.getppid() != self.parent_pid:  # the parent was killed: nobody would ever stop us
+        if self.supervisor.gone():  # nobody would ever stop us
             if not self.stop_requested:
-                log.error("the parent process died: stopping safely (torque off)")
+                log.error("%s died: stopping safely (torque off)", self.supervisor.describe())
             self.stop_requested = True
             return True
         if self.status[Slot.LEARNER_DEAD] > 0:
@@ -317,6 +319,7 @@ class ControlLoop:
         s[Slot.LOOP_OVERRUNS] = self.recorder.overruns
 
     def close(self) -> None:
+        self.supervisor.close()
         for part in (self.ring, self.weights, self.status):
             part.close()
 

@@ -1,5 +1,7 @@
-"""What the operating system offers a real-time loop: a CPU of its own, real-time priority,
-and a 1 ns timer slack. Each is tried, and a refusal is reported, never fatal."""
+"""What the operating system offers a real-time loop: normal niceness, a CPU of its own,
+real-time priority, and a 1 ns timer slack. Each is tried, and a refusal is reported, never
+fatal. (Niceness: Ray starts its workers at nice 15, and their children inherit it; on a busy
+computer a niced control loop or learner gets a few percent of a CPU.)"""
 
 from __future__ import annotations
 
@@ -25,10 +27,26 @@ class TuningReport:
         return text
 
 
+def normal_niceness() -> str | None:
+    """Undo a positive niceness inherited from the parent (Ray's workers run at 15). Returns
+    what was done or refused; None when there was nothing to do."""
+    try:
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+        if nice <= 0:
+            return None
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+        return f"niceness {nice} -> 0"
+    except (AttributeError, OSError) as exc:
+        return f"normal niceness ({exc}; the process runs at nice {nice}: raise RLIMIT_NICE or run as root)"
+
+
 def tune_current_process(cpu: int | None, realtime_priority: int | None, timer_slack_ns: int | None) -> TuningReport:
     """Pin to ``cpu``, run at SCHED_FIFO ``realtime_priority`` (1-99), set the timer slack.
     ``None`` skips a setting. Refusals (no permission, one CPU, not Linux) are logged as warnings."""
     report = TuningReport()
+    unniced = normal_niceness()
+    if unniced:
+        (report.applied if unniced.startswith("niceness") else report.refused).append(unniced)
     if cpu is not None:
         try:
             available = sorted(os.sched_getaffinity(0))

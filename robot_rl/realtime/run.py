@@ -25,13 +25,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
-from robot_rl.envs.robot_env import RobotEnv
-from robot_rl.realtime.control_loop import LoopArgs, control_loop_main, make_realtime_env
+from robot_rl.realtime.control_loop import LoopArgs, control_loop_main
 from robot_rl.realtime.crash_stop import cut_torque_after_crash
+from robot_rl.realtime.env_description import describe_env
 from robot_rl.realtime.learner_loop import LearnerArgs, learner_main
-from robot_rl.realtime.loop_timing import SUMMARY_ROWS, TimingFileWriter, newest_rows, window_summary
+from robot_rl.realtime.loop_timing import TimingFileWriter
 from robot_rl.realtime.policy_snapshot import snapshot
 from robot_rl.realtime.status_board import ActorState, LearnerState, Slot, StatusBoard
 from robot_rl.realtime.transition_ring import TransitionRing
@@ -39,7 +38,6 @@ from robot_rl.realtime.weight_board import WeightBoard
 from robot_rl.train.checkpoint import load_checkpoint
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.learners import make_learner
-from robot_rl.train.policy_metadata import policy_metadata
 from robot_rl.train.run_dir import RunDir, write_text_atomic
 
 log = logging.getLogger("robot_rl.async")
@@ -47,10 +45,6 @@ START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 120.0
 
 EXIT_OK, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 130, 143
-
-
-class AsyncModeError(ValueError):
-    """The config cannot run in the asynchronous mode; the message says why."""
 
 
 class LearnerStartError(Exception):
@@ -123,7 +117,7 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
             if process is actor:
                 status[Slot.ACTOR_EXITED] = 1
                 timing.close()
-                summarise_timing(status, timing)
+                status.summarise_timing(timing)
         for s, handler in previous.items():  # a second Ctrl-C while waiting still means "stop at once"
             signal.signal(s, handler)
         snapshot_status = status.snapshot()
@@ -142,20 +136,6 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
             "lost_transitions": int(snapshot_status["resume_lost"])}
 
 
-def describe_env(config: TrainConfig) -> tuple[int, np.ndarray, np.ndarray, dict[str, Any]]:
-    """Observation size, action bounds and policy metadata of the config's env (made once and
-    closed). Raises AsyncModeError when it is not a robot env (no real-time loop to run)."""
-    env = make_realtime_env(config)
-    try:
-        if not isinstance(env.unwrapped, RobotEnv):
-            raise AsyncModeError(f"a real-time control loop runs on a robot (the twin, virtual hardware or a serial "
-                                 f"port); {config.env.id} is not a robot_rl env: use loop.mode sync")
-        low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
-        return int(env.observation_space.shape[0]), low, high, policy_metadata(config, env)
-    finally:
-        env.close()
-
-
 def _wait(condition, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -163,20 +143,6 @@ def _wait(condition, timeout_s: float) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def summarise_timing(status: StatusBoard, timing: TimingFileWriter) -> None:
-    """The loop's recent timing percentiles for the status board (the loop only records rows;
-    its parent, here or a fleet's actor, calls this about once a second)."""
-    summary = window_summary(newest_rows(status.loop_timing, int(status.loop_timing_count[0]), SUMMARY_ROWS))
-    if summary:
-        status[Slot.LOOP_PERIOD_ERR_P50_S] = summary["period_error_p50_s"]
-        status[Slot.LOOP_PERIOD_ERR_P99_S] = summary["period_error_p99_s"]
-        status[Slot.LOOP_LATENCY_P99_S] = summary["latency_p99_s"]
-        status[Slot.LOOP_COMPUTE_P99_S] = summary["compute_p99_s"]
-    if timing.lost:
-        log.warning("%d timing rows of the control loop were lost (the parent fell behind)", timing.lost)
-        timing.lost = 0
 
 
 def _watch(config: TrainConfig, actor, learner, status: StatusBoard, signals: dict, on_status,
@@ -188,7 +154,7 @@ def _watch(config: TrainConfig, actor, learner, status: StatusBoard, signals: di
         timing.drain()
         if time.monotonic() >= next_summary:
             next_summary += 1.0
-            summarise_timing(status, timing)
+            status.summarise_timing(timing)
         if not learner.is_alive() and status[Slot.LEARNER_DEAD] == 0:
             status[Slot.LEARNER_DEAD] = 1
             reason = f"the learner process died (exit code {learner.exitcode})"

@@ -7,7 +7,7 @@ which attach to the same memory. Only the creator unlinks it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from multiprocessing import shared_memory
+from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
 
@@ -53,10 +53,14 @@ class SharedBlock:
         return block
 
     @classmethod
-    def attach(cls, spec: BlockSpec) -> "SharedBlock":
-        # Spawned children share the parent's resource tracker, which tracks a name once: the
-        # parent's unlink at the end settles it (the child must not unregister it).
+    def attach(cls, spec: BlockSpec, detached: bool = False) -> "SharedBlock":
+        """Spawned children share the parent's resource tracker, which tracks a name once: the
+        parent's unlink at the end settles it (the child must not unregister it). A process
+        started otherwise (``detached``: a fleet's loop) has a tracker of its own, which would
+        unlink the creator's block when it exits: the name is taken off it."""
         memory = shared_memory.SharedMemory(name=spec.name)
+        if detached:
+            resource_tracker.unregister(memory._name, "shared_memory")  # the name as registered
         return cls(spec, memory, owner=False)
 
     def __getitem__(self, name: str) -> np.ndarray:

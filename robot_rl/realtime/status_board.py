@@ -9,10 +9,11 @@ parent the ``stop`` flags, ``learner_dead``, ``actor_exited``, the loop's timing
 from __future__ import annotations
 
 import enum
+import logging
 
 import numpy as np
 
-from robot_rl.realtime.loop_timing import COLUMNS
+from robot_rl.realtime.loop_timing import COLUMNS, SUMMARY_ROWS, TimingFileWriter, newest_rows, window_summary
 from robot_rl.realtime.shared_block import BlockSpec, SharedBlock
 
 
@@ -47,6 +48,7 @@ class Slot(enum.IntEnum):
     ACTOR_EXITED = 27  # parent: the control-loop process has exited (however it ended)
 
 
+log = logging.getLogger("robot_rl.async")
 N_SLOTS = 32
 LOOP_TIMING_ROWS = 16_384  # the loop's timing ring: seconds of steps between the parent's drains
 
@@ -84,8 +86,8 @@ class StatusBoard:
                                        ("loop_timing_count", (8,), "int64")]))
 
     @classmethod
-    def attach(cls, spec: BlockSpec) -> "StatusBoard":
-        return cls(SharedBlock.attach(spec))
+    def attach(cls, spec: BlockSpec, detached: bool = False) -> "StatusBoard":
+        return cls(SharedBlock.attach(spec, detached))
 
     @property
     def spec(self) -> BlockSpec:
@@ -99,6 +101,20 @@ class StatusBoard:
 
     def add(self, slot: Slot, value: float = 1.0) -> None:
         self.slots[slot] += value
+
+    def summarise_timing(self, timing: TimingFileWriter) -> None:
+        """The loop's recent timing percentiles into their slots (the loop only records rows;
+        its supervisor, the async mode's parent or a fleet's robot actor, calls this about once
+        a second)."""
+        summary = window_summary(newest_rows(self.loop_timing, int(self.loop_timing_count[0]), SUMMARY_ROWS))
+        if summary:
+            self[Slot.LOOP_PERIOD_ERR_P50_S] = summary["period_error_p50_s"]
+            self[Slot.LOOP_PERIOD_ERR_P99_S] = summary["period_error_p99_s"]
+            self[Slot.LOOP_LATENCY_P99_S] = summary["latency_p99_s"]
+            self[Slot.LOOP_COMPUTE_P99_S] = summary["compute_p99_s"]
+        if timing.lost:
+            log.warning("%d timing rows of the control loop were lost (its supervisor fell behind)", timing.lost)
+            timing.lost = 0
 
     def snapshot(self) -> dict[str, float]:
         return {slot.name.lower(): float(self.slots[slot]) for slot in Slot}

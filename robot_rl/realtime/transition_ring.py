@@ -58,8 +58,8 @@ class TransitionRing:
         return ring
 
     @classmethod
-    def attach(cls, spec: BlockSpec) -> "TransitionRing":
-        return cls(SharedBlock.attach(spec))
+    def attach(cls, spec: BlockSpec, detached: bool = False) -> "TransitionRing":
+        return cls(SharedBlock.attach(spec, detached))
 
     @property
     def spec(self) -> BlockSpec:
@@ -75,6 +75,7 @@ class TransitionRing:
         k = int(self._count[0])
         i = k % self.capacity
         rows = self._rows
+        rows["stamp"][i] = -1  # invalid while written (see drain)
         rows["obs"][i] = obs
         rows["action"][i] = action
         rows["reward"][i] = reward
@@ -95,6 +96,7 @@ class TransitionRing:
         sequence = np.arange(k, k + n, dtype=np.int64)[-self.capacity:]
         index = sequence % self.capacity
         rows = self._rows
+        rows["stamp"][index] = -1  # invalid while written (see drain)
         for name in ROW_NAMES:
             rows[name][index] = getattr(drained, name)[n - len(sequence):]
         rows["stamp"][index] = sequence
@@ -113,8 +115,11 @@ class TransitionRing:
             end = min(end, start + limit)
         sequence = np.arange(start, end, dtype=np.int64)
         index = sequence % self.capacity
-        rows = {name: array[index] for name, array in self._rows.items()}  # fancy indexing copies
-        valid = rows["stamp"] == sequence
+        # A row is taken only if its stamp was its sequence number both before and after the
+        # copy: the producer writing it meanwhile (the consumer a ring behind) shows in either.
+        before = self._rows["stamp"][index]
+        rows = {name: self._rows[name][index] for name in ROW_NAMES}  # fancy indexing copies
+        valid = (before == sequence) & (self._rows["stamp"][index] == sequence)
         if not np.all(valid):
             lost += int((~valid).sum())
             rows = {name: array[valid] for name, array in rows.items()}

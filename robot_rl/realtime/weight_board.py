@@ -26,8 +26,8 @@ class WeightBoard:
         return cls(SharedBlock.create([("sequence", (8,), "int64"), ("weights", (size,), "float32")]))
 
     @classmethod
-    def attach(cls, spec: BlockSpec) -> "WeightBoard":
-        return cls(SharedBlock.attach(spec))
+    def attach(cls, spec: BlockSpec, detached: bool = False) -> "WeightBoard":
+        return cls(SharedBlock.attach(spec, detached))
 
     @property
     def spec(self) -> BlockSpec:

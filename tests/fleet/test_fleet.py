@@ -47,7 +47,7 @@ def gone(pid: int) -> bool:
 
 
 def kill_robot(run, index: int) -> dict:
-    """SIGKILL robot ``index``'s Ray actor once it has collected some steps and acted with weights
+    """Signal robot ``index``'s Ray actor once it has collected some steps and acted with weights
     newer than the first (then a second, so that some of those rows reach the learner); returns
     its record."""
     run.wait_for(lambda: robot_steps(run.stderr, index) >= 60 and robot_progress(run.stderr, index)[1] >= 2
@@ -61,6 +61,8 @@ def kill_robot(run, index: int) -> dict:
 def test_two_robots_feed_one_learner_and_a_dead_robot_leaves_the_run_going(tmp_path: Path, start_run) -> None:
     run = start_run(tmp_path / "run", "--backend", "ray", "--actors", "2", loop__total_steps=800,
                     fleet__max_restarts=0, **FLEET)
+    # The loop is no child of the actor (Ray SIGKILLs a worker's children when it ends it): it must
+    # see its actor gone and stop safely by itself.
     killed = kill_robot(run, 1)
     at_kill = run.steps()
     code, summary = run.finish(timeout_s=180)
@@ -73,6 +75,7 @@ def test_two_robots_feed_one_learner_and_a_dead_robot_leaves_the_run_going(tmp_p
     while not gone(killed["loop_pid"]) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert gone(killed["loop_pid"])
+    assert f"its supervisor (pid {killed['pid']}) died: stopping safely (torque off)" in run.stderr, run.stderr
 
     actor = replay_column(run.run_dir, "actor")
     counts = np.bincount(actor, minlength=2)
