@@ -320,6 +320,7 @@ def run_fleet(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
     robots = [{"index": r.index, "host": r.node.get("host"), "ended": r.ended, "restarts": r.restarts,
                "transitions": final.get("from_actor", {}).get(r.index, 0), "steps": r.last.get("steps"),
                "weight_version": r.last.get("weight_version"), "overruns": r.last.get("overruns"),
+               "ring_lost": r.last.get("ring_lost"),
                "period_error_p99_ms": r.last.get("period_error_p99_ms")} for r in fleet.robots]
     return {"run_dir": str(run.root), "env": config.env.id, "algo": config.algo.name, "mode": "fleet",
             "actors": n, "steps": int(final.get("fleet_steps", 0)), "episodes": int(final.get("episodes", 0)),
