@@ -32,7 +32,7 @@ from typing import Any
 
 import ray
 import yaml
-from ray.exceptions import GetTimeoutError, RayActorError, RayError
+from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError, RayError
 
 from robot_rl.fleet.detached_loop import start_detached_loop
 from robot_rl.realtime.os_tuning import normal_niceness
@@ -196,6 +196,8 @@ class RobotActor:
         for ref in done:
             try:
                 self._learner_answer(ray.get(ref))
+            except ActorUnavailableError as exc:  # unreachable for now (a network blip): not gone
+                log.warning("robot %d: a batch may not have reached the learner (%s)", self.index, exc)
             except RayActorError as exc:
                 self._learner_lost(exc)
                 return []
@@ -222,7 +224,7 @@ class RobotActor:
             if offer is not None:
                 version, (ref,) = offer
                 self.weights.publish(ray.get(ref, timeout=timeout_s), version)
-        except GetTimeoutError:
+        except (GetTimeoutError, ActorUnavailableError):
             log.warning("robot %d: no answer from the learner in %.1f s; the loop goes on with weights v%d",
                         self.index, timeout_s, self.weights.version)
         except RayActorError as exc:
