@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import sys
 from typing import Any
 
@@ -14,10 +15,9 @@ def run_fleet(config: TrainConfig, run: RunDir, *, resume: bool, source: str, ad
               actors: int | None) -> dict[str, Any]:
     from robot_rl.cli.errors import CommandError
 
-    try:
-        from robot_rl.fleet.run import FleetError, run_fleet as start
-    except ImportError as exc:
-        raise CommandError(f"--backend ray needs Ray ({exc}): pip install -e '.[ray]'") from exc
+    if importlib.util.find_spec("ray") is None:
+        raise CommandError("--backend ray needs Ray, which is not installed: pip install -e '.[ray]'")
+    from robot_rl.fleet.run import FleetError, run_fleet as start
     from robot_rl.train.plots import learning_curve
 
     last = {"steps": -1.0}
