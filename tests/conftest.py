@@ -106,3 +106,16 @@ def start_run() -> Iterator[Callable[..., Run]]:
         if run.process.poll() is None:
             run.process.kill()
             run.process.wait(10)
+
+
+def read_replay_column(run_dir: Path, name: str) -> "np.ndarray":
+    """One column of a run's persisted replay, in order (all segments)."""
+    import numpy as np
+
+    segments = sorted((run_dir / "replay").glob("segment-*.npz"))
+    return np.concatenate([np.load(path)[name] for path in segments])
+
+
+@pytest.fixture
+def replay_column() -> Callable[[Path, str], "np.ndarray"]:
+    return read_replay_column

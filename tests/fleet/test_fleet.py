@@ -23,10 +23,6 @@ pytest.importorskip("ray")
 FLEET = {"realtime.loop_cpu": "null", "realtime.learner_cpu": "null", "loop.log_every_steps": 20}
 
 
-def replay_column(run_dir: Path, name: str) -> np.ndarray:
-    segments = sorted((run_dir / "replay").glob("segment-*.npz"))
-    return np.concatenate([np.load(path)[name] for path in segments])
-
 
 def robot_progress(stderr: str, index: int) -> tuple[int, int]:
     """Robot ``index``'s steps and weight version in the newest progress line ((0, 0) before)."""
@@ -58,7 +54,7 @@ def kill_robot(run, index: int) -> dict:
     return robot
 
 
-def test_two_robots_feed_one_learner_and_a_dead_robot_leaves_the_run_going(tmp_path: Path, start_run) -> None:
+def test_two_robots_feed_one_learner_and_a_dead_robot_leaves_the_run_going(tmp_path: Path, start_run, replay_column) -> None:
     run = start_run(tmp_path / "run", "--backend", "ray", "--actors", "2", loop__total_steps=800,
                     fleet__max_restarts=0, **FLEET)
     # The loop is no child of the actor (Ray SIGKILLs a worker's children when it ends it): it must
@@ -91,7 +87,7 @@ def test_two_robots_feed_one_learner_and_a_dead_robot_leaves_the_run_going(tmp_p
     assert (run.run_dir / "fleet/actor-0/timing").is_dir()
 
 
-def test_a_dead_robot_is_started_again_and_a_stopped_fleet_resumes(tmp_path: Path, start_run) -> None:
+def test_a_dead_robot_is_started_again_and_a_stopped_fleet_resumes(tmp_path: Path, start_run, replay_column) -> None:
     run_dir = tmp_path / "run"
     run = start_run(run_dir, "--backend", "ray", "--actors", "2", loop__total_steps=100_000,
                     fleet__max_restarts=1, **FLEET)

@@ -22,12 +22,8 @@ from robot_rl.realtime.loop_timing import load_timing
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def replay_column(run_dir: Path, name: str) -> np.ndarray:
-    segments = sorted((run_dir / "replay").glob("segment-*.npz"))
-    return np.concatenate([np.load(path)[name] for path in segments])
 
-
-def test_async_run_trains_and_records_timing(tmp_path: Path, start_run) -> None:
+def test_async_run_trains_and_records_timing(tmp_path: Path, start_run, replay_column) -> None:
     run_dir = tmp_path / "run"
     code, summary = start_run(run_dir, loop__total_steps=200).finish()
     assert code == 0 and summary["exit_code"] == 0 and summary["reason"] == "finished", summary
@@ -64,7 +60,7 @@ def test_timing_of_a_run_without_timing_is_a_clear_error(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
-def test_sigterm_leaves_a_resumable_run(tmp_path: Path, start_run) -> None:
+def test_sigterm_leaves_a_resumable_run(tmp_path: Path, start_run, replay_column) -> None:
     run_dir = tmp_path / "run"
     run = start_run(run_dir, loop__total_steps=250)
     run.wait_for(lambda: run.steps() >= 75)
@@ -127,7 +123,8 @@ def running(pid: int) -> bool:
         return False
 
 
-def test_after_kill_9_of_the_parent_the_children_stop_and_the_run_resumes(tmp_path: Path, start_run) -> None:
+def test_after_kill_9_of_the_parent_the_children_stop_and_the_run_resumes(tmp_path: Path, start_run,
+                                                                          replay_column) -> None:
     run_dir = tmp_path / "run"
     run = start_run(run_dir, loop__total_steps=200)
     run.wait_for(lambda: run.steps() >= 75 and (run_dir / "pids.json").exists())
