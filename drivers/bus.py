@@ -16,6 +16,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from types import ModuleType, TracebackType
 from typing import TypeVar
 
@@ -25,10 +27,33 @@ from drivers.errors import (BusTimeoutError, ConfigurationError, MalformedReplyE
                             TransientBusError)
 from drivers.motor import Motor, PingResult
 from drivers.registers import Access, Area, ControlTable, Register
+from drivers.sync_reply import SyncReplyLayout
 from drivers.transport import SerialTransport, wire_time_s
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The motors a group read or write names, resolved once (the control loop names the
+    same ones every cycle): ``register`` is None when their models place it differently;
+    ``first`` is the first motor's, for unit conversion (one bus, one unit per register)."""
+
+    motors: tuple[Motor, ...]
+    ids: tuple[int, ...]
+    register: Register | None
+    first: Register
+
+
+@dataclass(frozen=True)
+class _SyncRead:
+    """A SYNC_READ prepared once: its request packet, its replies' layout, its description."""
+
+    packet: bytes
+    ids: tuple[int, ...]
+    replies: SyncReplyLayout
+    what: str
 
 
 class MotorBus:
@@ -62,13 +87,14 @@ class MotorBus:
         self.stats: Counter[str] = Counter()
         self.motors: dict[str, Motor] = {}
         self.tables: dict[str, ControlTable] = {}
-        for motor in motors:
-            self.add_motor(motor)
         # Fault bits from the last status of each motor id (hardware alerts, protections).
         self.fault_bits: dict[int, int] = {}
-        self._last_request_bytes = 0
-        self._packets: dict[tuple, bytes] = {}  # cached request packets (they never change)
+        # Resolved once, used every cycle: request packets and reply layouts, register layouts.
+        self._sync_reads: dict[tuple, _SyncRead] = {}
         self._layout_cache: dict[tuple, Register | None] = {}
+        self._groups: dict[tuple, _Group] = {}
+        for motor in motors:
+            self.add_motor(motor)
 
     # -- motors ------------------------------------------------------------------------------
     def add_motor(self, motor: Motor) -> None:
@@ -80,6 +106,7 @@ class MotorBus:
             raise ConfigurationError(f"motor {motor.name!r}: id {motor.id} is out of range 0..{self.protocol.MAX_ID}")
         self.motors[motor.name] = motor
         self.tables[motor.name] = self.table(motor.model, motor.name)
+        self._groups.clear()  # "all motors" now means one more
 
     def table(self, model: str, who: str = "") -> ControlTable:
         try:
@@ -103,6 +130,17 @@ class MotorBus:
 
     def register(self, name: str, register: str) -> Register:
         return self.tables[name][register]
+
+    def _group(self, register: str, names: Sequence[str] | None) -> _Group:
+        """The motors ``names`` (all by default) and their ``register``; cached per call shape."""
+        key = (register, None if names is None else tuple(names))
+        group = self._groups.get(key)
+        if group is None:
+            motors = self._select(names)
+            common = self._common_register(motors, register)
+            group = self._groups[key] = _Group(tuple(motors), tuple(m.id for m in motors), common,
+                                               self.tables[motors[0].name][register])
+        return group
 
     def _common_register(self, motors: Sequence[Motor], register: str) -> Register | None:
         """The register if it sits at the same address and size on every motor, else None.
@@ -150,17 +188,30 @@ class MotorBus:
     def _send(self, packet: bytes) -> None:
         self.transport.discard_input()
         self.transport.write(packet)
-        self._last_request_bytes = len(packet)
 
     def _receive(self, sizes: Sequence[int], ids: Sequence[int], what: str) -> list[bytes]:
         """One status packet per id, in order. ``sizes`` are the sizes without stuffing;
         a longer (stuffed) packet or garbage before a header is read past, never misread."""
-        expected = sum(sizes)
-        delays = self.return_delay_s * len(sizes)
-        timeout = self.transport.reply_timeout_s(expected + self._last_request_bytes, delays)
+        first, deadline, timeout = self._read_replies(sum(sizes), len(sizes))
+        return self._split_replies(first, deadline, timeout, sizes, ids, what)
+
+    def _read_replies(self, n_bytes: int, n_replies: int) -> tuple[bytes, float, float]:
+        """Wait for the ``n_bytes`` of ``n_replies`` replies to the request just sent.
+
+        Returns what came (all of it, or less when the deadline passed), the deadline
+        (``time.monotonic()``) and the timeout it was set from, in seconds. The replies start
+        once the request (and whatever was written before it) has left the line."""
+        delays = self.return_delay_s * n_replies + self.transport.tx_backlog_s()
+        timeout = self.transport.reply_timeout_s(n_bytes, delays)
         deadline = time.monotonic() + timeout
-        arrival = wire_time_s(expected + self._last_request_bytes, self.transport.baud) + delays
-        buf = bytearray(self.transport.read(expected, timeout, arrival))
+        arrival = wire_time_s(n_bytes, self.transport.baud) + delays
+        return self.transport.read(n_bytes, timeout, arrival), deadline, timeout
+
+    def _split_replies(self, first: bytes, deadline: float, timeout: float, sizes: Sequence[int],
+                       ids: Sequence[int], what: str) -> list[bytes]:
+        """:meth:`_receive` after its first read (``first``): reads on until every packet
+        is whole, skipping garbage and late replies to earlier requests."""
+        buf = bytearray(first)
         packets: list[bytes] = []
         offset = 0
         index = 0
@@ -220,8 +271,17 @@ class MotorBus:
         return pkt.params
 
     def _check_error(self, error: int, motor_id: int, what: str) -> None:
-        """Record fault bits; raise :class:`StatusError` when the instruction itself failed."""
+        """Record fault bits; raise :class:`StatusError` when the instruction itself failed.
+        An error byte of 0 means a healthy motor: fault bits 0, nothing raised."""
         raise NotImplementedError
+
+    def _check_errors(self, ids: Sequence[int], errors: np.ndarray, what: str) -> None:
+        """:meth:`_check_error` for the error bytes of a group's replies (uint8, in id order)."""
+        if np.count_nonzero(errors):
+            for motor_id, error in zip(ids, errors.tolist()):
+                self._check_error(error, motor_id, what)
+        else:
+            self.fault_bits.update(dict.fromkeys(ids, 0))
 
     # -- single-motor instructions -----------------------------------------------------------
     def ping(self, motor_id: int) -> PingResult:
@@ -296,14 +356,15 @@ class MotorBus:
     # -- group reads and writes --------------------------------------------------------------
     def read_raw(self, register: str, names: Sequence[str] | None = None) -> np.ndarray:
         """Raw integer values of ``register`` for ``names`` (all motors by default), shape (n,)."""
-        motors = self._select(names)
-        return self.read_block(motors, [register])[register]
+        group = self._group(register, names)
+        reg = group.register
+        if reg is None:
+            return self._read_block_per_motor(group.motors, [register])[register]
+        return reg.decode_array(self.group_read(reg.address, reg.size, group.ids))
 
     def read(self, register: str, names: Sequence[str] | None = None) -> np.ndarray:
         """Values of ``register`` in SI units (its ``unit``), shape (n,)."""
-        motors = self._select(names)
-        reg = self.tables[motors[0].name][register]
-        return reg.to_si(self.read_block(motors, [register])[register])
+        return self._group(register, names).first.to_si(self.read_raw(register, names))
 
     def read_many(self, registers: Sequence[str], names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Several registers in one transaction when they are close together; SI units."""
@@ -332,45 +393,54 @@ class MotorBus:
 
     def group_read(self, address: int, length: int, ids: Sequence[int]) -> np.ndarray:
         """SYNC_READ of ``length`` bytes at ``address``; uint8 array (len(ids), length)."""
-        ids = list(ids)
-        what = f"sync read of {length} bytes at address {address} from ids {ids}"
+        key = (address, length, tuple(ids))
+        plan = self._sync_reads.get(key)
+        if plan is None:
+            ids = list(ids)
+            plan = self._sync_reads[key] = _SyncRead(
+                self.protocol.sync_read(address, length, ids), tuple(ids),
+                SyncReplyLayout(self.protocol, ids, length),
+                f"sync read of {length} bytes at address {address} from ids {ids}")
+        return self._with_retries(plan.what, partial(self._sync_read, plan))
 
-        key = ("sync_read", address, length, tuple(ids))
-        packet = self._packets.get(key)
-        if packet is None:
-            packet = self._packets[key] = self.protocol.sync_read(address, length, ids)
-
-        def transaction() -> np.ndarray:
-            self._send(packet)
-            raws = self._receive([self.status_overhead + length] * len(ids), ids, what)
-            out = np.empty((len(ids), length), dtype=np.uint8)
-            for i, (raw, motor_id) in enumerate(zip(raws, ids)):
-                out[i] = np.frombuffer(self._decode_status(raw, motor_id, length, what), dtype=np.uint8)
-            return out
-
-        return self._with_retries(what, transaction)
+    def _sync_read(self, plan: _SyncRead) -> np.ndarray:
+        """One SYNC_READ transaction. Nearly every cycle the replies are the expected packets
+        back to back, checked and split in one pass; anything else goes to the packet-by-packet
+        parse, which reads on past garbage and late replies and raises what is wrong."""
+        self._send(plan.packet)
+        layout = plan.replies
+        block, deadline, timeout = self._read_replies(layout.size, layout.n_packets)
+        split = layout.split(block)
+        if split is not None:
+            errors, data = split
+            self._check_errors(plan.ids, errors, plan.what)
+            return data.copy()  # a view of the (read-only) reply bytes otherwise
+        raws = self._split_replies(block, deadline, timeout, [layout.packet_size] * layout.n_packets,
+                                   plan.ids, plan.what)
+        n_params = layout.packet_size - self.status_overhead
+        out = np.empty((layout.n_packets, n_params), dtype=np.uint8)
+        for i, (raw, motor_id) in enumerate(zip(raws, plan.ids)):
+            out[i] = np.frombuffer(self._decode_status(raw, motor_id, n_params, plan.what), dtype=np.uint8)
+        return out
 
     def write_raw(self, register: str, raw: np.ndarray | Sequence[int], names: Sequence[str] | None = None) -> None:
         """SYNC_WRITE raw integers to ``register`` of ``names``; range checked before sending."""
-        motors = self._select(names)
+        group = self._group(register, names)
         raw = np.asarray(raw, dtype=np.int64).reshape(-1)
-        if raw.shape[0] != len(motors):
-            raise ConfigurationError(f"write {register}: {raw.shape[0]} values for {len(motors)} motors")
-        reg = self._common_register(motors, register)
+        if raw.shape[0] != len(group.ids):
+            raise ConfigurationError(f"write {register}: {raw.shape[0]} values for {len(group.ids)} motors")
+        reg = group.register
         if reg is None:
-            for motor, value in zip(motors, raw):
+            for motor, value in zip(group.motors, raw):
                 self.write_register_one(motor.id, motor.model, register, int(value))
             return
         if reg.access is Access.R:
             raise ConfigurationError(f"register {register} is read-only")
-        ids = [m.id for m in motors]
-        self.group_write(reg.address, reg.size, ids, reg.encode_array(raw, ids))
+        self.group_write(reg.address, reg.size, group.ids, reg.encode_array(raw, group.ids))
 
     def write(self, register: str, values: np.ndarray | Sequence[float], names: Sequence[str] | None = None) -> None:
         """SYNC_WRITE values in SI units (the register's ``unit``)."""
-        motors = self._select(names)
-        reg = self.tables[motors[0].name][register]
-        self.write_raw(register, reg.from_si(values), names)
+        self.write_raw(register, self._group(register, names).first.from_si(values), names)
 
     def group_write(self, address: int, length: int, ids: Sequence[int], data: np.ndarray) -> None:
         """SYNC_WRITE ``data`` (uint8, (len(ids), length)); no reply is expected."""

@@ -7,7 +7,9 @@ the wire (little-endian for both Dynamixel 2.0 and Feetech STS) and SI units.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -51,7 +53,7 @@ class Register:
     max_raw: int | None = None
 
     # -- raw <-> bytes ---------------------------------------------------------------------
-    @property
+    @cached_property
     def raw_limits(self) -> tuple[int, int]:
         """The representable range, narrowed by ``min_raw``/``max_raw`` when set."""
         bits = 8 * self.size
@@ -90,13 +92,24 @@ class Register:
         return word
 
     # -- vectorized, for group reads and writes --------------------------------------------
+    @cached_property
+    def _word_dtype(self) -> np.dtype | None:
+        """The numpy dtype of one value on the wire, when numpy has one (sizes 1, 2, 4)."""
+        if self.size not in (1, 2, 4):
+            return None
+        return np.dtype(f"<{'i' if self.encoding is Encoding.TWOS_COMPLEMENT else 'u'}{self.size}")
+
+    @cached_property
+    def _signed_word_dtype(self) -> np.dtype | None:
+        """The signed numpy dtype of the register's size (sizes 1, 2, 4), for encoding."""
+        return np.dtype(f"<i{self.size}") if self.size in (1, 2, 4) else None
+
     def decode_array(self, block: np.ndarray) -> np.ndarray:
         """``block``: uint8 array (n_motors, size) -> int64 raw values (n_motors,)."""
         block = np.ascontiguousarray(block, dtype=np.uint8)
         signed = self.encoding is Encoding.TWOS_COMPLEMENT
-        if self.size in (1, 2, 4):
-            kind = f"<{'i' if signed else 'u'}{self.size}"
-            words = block.view(kind).reshape(-1).astype(np.int64)
+        if self._word_dtype is not None:
+            words = block.view(self._word_dtype).reshape(-1).astype(np.int64)
         else:
             words = np.zeros(block.shape[0], dtype=np.int64)
             for i in range(self.size):
@@ -105,22 +118,23 @@ class Register:
                 top = np.int64(1) << (8 * self.size - 1)
                 words = np.where(words & top, words - (top << 1), words)
         if self.encoding is Encoding.SIGN_MAGNITUDE:
-            bit = np.int64(1) << self.sign_bit
+            bit = 1 << self.sign_bit
             words = np.where(words & bit, -(words & (bit - 1)), words)
         return words
 
-    def encode_array(self, raw: np.ndarray, motor_ids: list[int] | None = None) -> np.ndarray:
+    def encode_array(self, raw: np.ndarray, motor_ids: Sequence[int] | None = None) -> np.ndarray:
         """int raw values (n,) -> uint8 (n, size); raises naming the first motor out of range."""
         raw = np.asarray(raw, dtype=np.int64)
         lo, hi = self.raw_limits
-        if raw.size and (raw.min() < lo or raw.max() > hi):
+        # The ufuncs' own reductions: ndarray.min/max add a Python-level wrapper per call.
+        if raw.size and (np.minimum.reduce(raw) < lo or np.maximum.reduce(raw) > hi):
             i = int(np.flatnonzero((raw < lo) | (raw > hi))[0])
             self.check_raw(int(raw[i]), motor_ids[i] if motor_ids else None)
-        if self.encoding is Encoding.SIGN_MAGNITUDE:
-            raw = np.where(raw < 0, (-raw) | (np.int64(1) << self.sign_bit), raw)
-        if self.size in (1, 2, 4):
+        if self.encoding is Encoding.SIGN_MAGNITUDE:  # in range, so -raw | sign bit == sign bit - raw
+            raw = np.where(raw < 0, (1 << self.sign_bit) - raw, raw)
+        if self._signed_word_dtype is not None:
             # Two's complement wraps naturally in the cast; values were range-checked above.
-            return raw.astype(f"<i{self.size}" if self.size > 1 else np.int8).view(np.uint8).reshape(-1, self.size)
+            return raw.astype(self._signed_word_dtype).view(np.uint8).reshape(-1, self.size)
         words = raw & ((np.int64(1) << (8 * self.size)) - 1)
         return np.stack([(words >> (8 * i)) & 0xFF for i in range(self.size)], axis=1).astype(np.uint8)
 

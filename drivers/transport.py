@@ -59,6 +59,10 @@ class SerialTransport:
         self._fd: int | None = None  # POSIX ports: read and write the descriptor directly
         self._timeout_s: float | None = None
         self.latency_timer_ms: int | None = None
+        # When the last byte written so far will have left the line (time.monotonic()). A
+        # request written right after a sync write waits behind it on the half-duplex line,
+        # so its reply comes that much later; read deadlines and polling windows count it.
+        self._tx_done_s = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> "SerialTransport":
@@ -115,6 +119,10 @@ class SerialTransport:
         """Deadline for ``n_bytes`` of reply: wire time, ``extra_s`` (return delays) and margin."""
         return wire_time_s(n_bytes, self.baud) + extra_s + self.margin_s
 
+    def tx_backlog_s(self) -> float:
+        """Seconds until every byte written so far has left the line (0 when idle)."""
+        return max(0.0, self._tx_done_s - time.monotonic())
+
     # -- byte moving -----------------------------------------------------------------------
     def discard_input(self) -> None:
         """Drop stale input (late replies of an earlier, timed-out transaction)."""
@@ -128,13 +136,14 @@ class SerialTransport:
         port = self._require_open()
         if self._fd is not None:
             self._write_fd(data)
-            return
-        try:
-            port.write(data)
-        except serial.SerialTimeoutException as exc:
-            raise PortLostError(f"{self.port}: write of {len(data)} bytes timed out") from exc
-        except _OS_ERRORS as exc:
-            raise PortLostError(f"{self.port}: port lost while writing: {exc}") from exc
+        else:
+            try:
+                port.write(data)
+            except serial.SerialTimeoutException as exc:
+                raise PortLostError(f"{self.port}: write of {len(data)} bytes timed out") from exc
+            except _OS_ERRORS as exc:
+                raise PortLostError(f"{self.port}: port lost while writing: {exc}") from exc
+        self._tx_done_s = max(time.monotonic(), self._tx_done_s) + wire_time_s(len(data), self.baud)
 
     def _write_fd(self, data: bytes) -> None:
         # pyserial selects for writability after every write; a servo packet fits in the

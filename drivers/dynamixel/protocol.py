@@ -13,6 +13,7 @@ Functions here are pure: bytes in, bytes or tuples out. I/O lives in the bus.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -24,6 +25,7 @@ HEADER = b"\xff\xff\xfd\x00"
 BROADCAST_ID = 0xFE
 MAX_ID = 0xFC  # 252
 STATUS_OVERHEAD = 11  # header 4, id 1, len 2, inst 1, error 1, crc 2
+ERROR_OFFSET = 8  # of the error byte in a status packet; the parameters follow it
 INSTRUCTION_OVERHEAD = 10  # header 4, id 1, len 2, inst 1, crc 2
 
 
@@ -109,6 +111,39 @@ def crc16(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     for byte in data:
         crc = ((crc << 8) & 0xFFFF) ^ table[((crc >> 8) ^ byte) & 0xFF]
     return crc
+
+
+@functools.cache
+def _crc_residue_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For packets of ``size`` bytes: (positions, tables), tables uint16 (size, 256).
+
+    ``tables[i, v]`` is what byte ``v`` at position ``i`` adds to a packet's residue, the CRC
+    of its first ``size - 2`` bytes XOR its CRC field. The CRC is linear over GF(2) (initial
+    value 0, no final XOR), so the residue is the XOR of every byte's entry: row i holds the
+    CRC of ``v`` followed by ``size - 3 - i`` zero bytes, and the last two rows put the CRC
+    field's low and high byte in place.
+    """
+    n = size - 2
+    table = np.array(_CRC_TABLE, dtype=np.uint16)
+    tables = np.empty((size, 256), dtype=np.uint16)
+    crc = table.copy()  # the CRC of the single byte v
+    for i in range(n - 1, -1, -1):
+        tables[i] = crc
+        crc = (crc << 8) ^ table[crc >> 8]  # ... followed by one more zero byte (uint16 drops the carry)
+    tables[n] = np.arange(256)
+    tables[n + 1] = np.arange(256) << 8
+    tables.setflags(write=False)
+    positions = np.arange(size)
+    positions.setflags(write=False)
+    return positions, tables
+
+
+def crc_residues(rows: np.ndarray) -> np.ndarray:
+    """Per row of ``rows`` (uint8, (n, size), one whole packet per row): the CRC of all but
+    its last two bytes XOR its CRC field, uint16 (n,); 0 where the CRC is right. The same
+    as :func:`crc16` row by row, in a few array operations."""
+    positions, tables = _crc_residue_tables(rows.shape[1])
+    return np.bitwise_xor.reduce(tables[positions, rows], axis=1)
 
 
 # -- byte stuffing --------------------------------------------------------------------------
@@ -295,6 +330,17 @@ def decode(buf: bytes, *, expect_status: bool = True, destuff: bool = True) -> P
 def status(motor_id: int, error: int, params: bytes = b"") -> bytes:
     """A status packet, as a servo (or the emulator) sends it."""
     return packet(motor_id, Instruction.STATUS, bytes([error]) + params)
+
+
+_STUFFED = HEADER[:3] + b"\xfd"
+
+
+def intact_status_rows(rows: np.ndarray) -> bool:
+    """Whether every row of ``rows`` (uint8, (n, packet size), one whole status packet per
+    row) has the right CRC and no stuffed byte; then each row's parameters are its bytes
+    as they stand, as :func:`decode` would return them. (A stuffed packet is one byte
+    longer than its layout says; one that merely looks stuffed is refused too, to be safe.)"""
+    return not np.count_nonzero(crc_residues(rows)) and _STUFFED not in rows.tobytes()
 
 
 def fast_sync_status(blocks: Sequence[tuple[int, int, bytes]]) -> bytes:

@@ -21,6 +21,7 @@ HEADER = b"\xff\xff"
 BROADCAST_ID = 0xFE
 MAX_ID = 0xFC  # 252
 STATUS_OVERHEAD = 6  # header 2, id 1, len 1, error 1, checksum 1
+ERROR_OFFSET = 4  # of the error byte in a status packet; the parameters follow it
 MAX_PARAMS = 253  # LEN is one byte
 
 
@@ -165,3 +166,13 @@ def decode(buf: bytes, *, expect_status: bool = True) -> Packet:
 
 def status(motor_id: int, error: int, params: bytes = b"") -> bytes:
     return packet(motor_id, error, params)
+
+
+def intact_status_rows(rows: np.ndarray) -> bool:
+    """Whether every row of ``rows`` (uint8, (n, packet size), one whole status packet per
+    row) carries the right checksum; :func:`decode` for a block of equal-size packets.
+
+    ``CHK = ~(ID + LEN + ... ) & 0xFF``, so the bytes from ID to CHK sum to 0xFF (mod 256):
+    summed in uint8, which wraps, their complement is 0.
+    """
+    return not np.count_nonzero(~np.add.reduce(rows[:, 2:], axis=1, dtype=np.uint8))
