@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from drivers.robot import RobotSpec
@@ -10,8 +12,7 @@ from drivers.robot import RobotSpec
 def clip(values: np.ndarray, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
     """What ``np.clip(values, low, high)`` computes (NaN included), at under half its cost on
     a few joints, where its Python dispatch dominates: the tasks clip actions and commands, and
-    :func:`limit_command` (the same two ufuncs, inlined) limits them again in the workspace
-    guard and in the robot, every control step."""
+    the limits below are applied in the workspace guard and in the robot, every control step."""
     return np.minimum(np.maximum(values, low), high)
 
 
@@ -39,18 +40,46 @@ class CommandLimiter:
         self.low = np.asarray(spec.position_min_rad, dtype=np.float64)
         self.high = np.asarray(spec.position_max_rad, dtype=np.float64)
         self.max_step = np.minimum(max_step_rad, np.asarray(spec.velocity_max_rad_s) * period_s)
-        self.last: np.ndarray | None = None
+        self._last: np.ndarray | None = None
+        self._next_low, self._next_high = self.low, self.high
+
+    @property
+    def last(self) -> np.ndarray | None:
+        """The last command sent (or the pose after ``reset``); None before either."""
+        return self._last
 
     def reset(self, position_rad: np.ndarray) -> None:
         """Start from the measured pose (clipped into range)."""
-        self.last = np.clip(np.asarray(position_rad, dtype=np.float64), self.low, self.high)
+        self._set_last(np.clip(np.asarray(position_rad, dtype=np.float64), self.low, self.high))
+
+    def limit(self, command_rad: np.ndarray, last_rad: np.ndarray | None) -> np.ndarray:
+        """``command_rad`` limited as a command following ``last_rad`` (float64, not checked);
+        what the robot will send when ``last_rad`` is its last command. Changes nothing."""
+        if last_rad is self._last:  # the bounds were computed when it was sent
+            return np.minimum(np.maximum(command_rad, self._next_low), self._next_high)
+        return limit_command(command_rad, last_rad, self.low, self.high, self.max_step)
 
     def __call__(self, command_rad: np.ndarray) -> np.ndarray:
+        """The command to send: ``command_rad`` limited; it becomes the last command. Raises
+        ``ValueError`` for a wrong shape or a non-finite entry."""
         command = np.asarray(command_rad, dtype=np.float64)
         if command.shape != self.low.shape:
             raise ValueError(f"command has shape {command.shape}, expected {self.low.shape}")
-        if not np.isfinite(command).all():
+        # A dot product costs a third of np.isfinite(...).all(); it is finite unless an entry
+        # is not, or the squares overflow (an entry over 1e154), which the exact test settles.
+        if not math.isfinite(command.dot(command)) and not np.isfinite(command).all():
             raise ValueError(f"command has non-finite values: {command}")
-        command = limit_command(command, self.last, self.low, self.high, self.max_step)
-        self.last = command
+        command = np.minimum(np.maximum(command, self._next_low), self._next_high)
+        self._set_last(command)
         return command
+
+    def _set_last(self, command: np.ndarray) -> None:
+        """Record the command sent and the bounds of the next one, computed once here for the
+        robot and for a workspace guard sharing this limiter.
+
+        Clipping to ``[max(last - step, low), min(last + step, high)]`` is clipping to ``last
+        +/- step`` then to [low, high] (the same values, as min and max only select), because
+        ``last`` is in [low, high] (clipped or limited into it), so the two ranges overlap."""
+        self._last = command
+        self._next_low = np.maximum(command - self.max_step, self.low)
+        self._next_high = np.minimum(command + self.max_step, self.high)

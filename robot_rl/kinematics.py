@@ -53,6 +53,12 @@ class Chain:
     offset_i`` and ``M_i = B_{i-1}^T fixed_i B_i`` (``B`` is the identity for the world and for
     links without a joint); ``M`` is the identity, and skipped, between parallel joints, as
     along a planar arm. About four times faster than multiplying the 3x3 rotations out.
+
+    That arithmetic is compiled at load into straight-line Python with the constants written
+    in (``source`` holds it), dropping the products by the zero and unit entries of the ``M``
+    (which turn one axis onto another in a chain of axis-aligned joints): the loop over the
+    links and their unpacking cost as much as the arithmetic itself. The results are those of
+    the full products (adding or multiplying by an exact 0 or 1 changes no value).
     """
 
     def __init__(self, links: list[Link], site_offset: np.ndarray, joint_names: tuple[str, ...]) -> None:
@@ -79,8 +85,15 @@ class Chain:
                               None if np.array_equal(m, np.eye(3)) else tuple(m.ravel().tolist())))
                 offset, m = np.zeros(3), np.eye(3)
             parent_basis = basis
-        self._steps = tuple(reversed(steps))
-        self._site = tuple((offset + m @ parent_basis.T @ np.asarray(site_offset, dtype=np.float64)).tolist())
+        site = tuple((offset + m @ parent_basis.T @ np.asarray(site_offset, dtype=np.float64)).tolist())
+        self.source = _straight_line_source(tuple(reversed(steps)), site)
+        namespace = {"sin": math.sin, "cos": math.cos}
+        exec(self.source, namespace)  # the function's text is built from floats and indices only
+        self._site_xyz = namespace["site_xyz"]
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        # Pickled by its definition: the compiled function cannot be pickled, only rebuilt.
+        return Chain, (self.links, self.site_offset, self.joint_names)
 
     @classmethod
     def from_mjcf(cls, path: str | Path, site: str) -> "Chain":
@@ -122,19 +135,32 @@ class Chain:
         Plain float arithmetic: for a chain of a few links it is several times faster than
         numpy, whose per-call overhead dominates at this size (the env calls this each step).
         """
+        if isinstance(joint_position_rad, np.ndarray):
+            return self._site_xyz(joint_position_rad.tolist())
         if isinstance(joint_position_rad, dict):
-            q = [float(joint_position_rad.get(name, 0.0)) for name in self.joint_names]
-        else:
-            q = joint_position_rad.tolist() if isinstance(joint_position_rad, np.ndarray) else list(joint_position_rad)
-        x, y, z = self._site
-        for joint, (ox, oy, oz), m in self._steps:
-            s, c = math.sin(q[joint]), math.cos(q[joint])
-            x, y = c * x - s * y, s * x + c * y
-            if m is not None:
-                x, y, z = (m[0] * x + m[1] * y + m[2] * z, m[3] * x + m[4] * y + m[5] * z,
-                           m[6] * x + m[7] * y + m[8] * z)
-            x, y, z = x + ox, y + oy, z + oz
-        return x, y, z
+            return self._site_xyz([float(joint_position_rad.get(name, 0.0)) for name in self.joint_names])
+        return self._site_xyz(joint_position_rad)
+
+
+def _straight_line_source(steps: tuple[tuple[int, tuple[float, float, float], tuple[float, ...] | None], ...],
+                          site: tuple[float, float, float]) -> str:
+    """The text of ``site_xyz(q)``: from ``site`` inwards, per step (joint index, offset',
+    ``M`` row-major or None), a plane rotation by ``q[joint]``, then ``M``, then the offset."""
+    lines = ["def site_xyz(q):", f"    x, y, z = {site[0]!r}, {site[1]!r}, {site[2]!r}"]
+    for joint, offset, m in steps:
+        lines.append(f"    s, c = sin(q[{joint}]), cos(q[{joint}])")
+        lines.append("    x, y = c * x - s * y, s * x + c * y")
+        if m is not None:
+            lines.append("    x, y, z = " + ", ".join(_row_times_xyz(m[3 * r:3 * r + 3]) for r in range(3)))
+        lines += [f"    {v} += {o!r}" for v, o in zip("xyz", offset) if o]
+    lines.append("    return x, y, z")
+    return "\n".join(lines) + "\n"
+
+
+def _row_times_xyz(row: tuple[float, ...]) -> str:
+    """``row[0] * x + row[1] * y + row[2] * z`` without its zero terms and unit factors."""
+    terms = [v if k == 1.0 else f"-{v}" if k == -1.0 else f"{k!r} * {v}" for k, v in zip(row, "xyz") if k != 0.0]
+    return " + ".join(terms) if terms else "0.0"
 
 
 def _axis_basis(axis: np.ndarray) -> np.ndarray:

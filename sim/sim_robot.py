@@ -283,6 +283,10 @@ class SimRobot:
         steps so that their states are recorded."""
         m, d, act = self.model, self.data, self.twin.actuator
         pending, history = self._pending, self._history
+        if not pending and history is None:  # nothing on the way (no latency): skip the loop
+            mujoco.mj_step(m, d, target - self._step)
+            self._step = target
+            return
         record_from = target - history.depth if history is not None else target + 1
         step = self._step
         while True:

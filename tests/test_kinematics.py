@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import mujoco
@@ -76,3 +77,13 @@ def test_with_joint_order_takes_a_whole_joint_vector() -> None:
         assert reordered.site_xyz(whole) == chain.site_xyz(q)
     with pytest.raises(KinematicsError, match="wrist_roll"):
         chain.with_joint_order(tuple(n for n in robot_joints if n != "wrist_roll"))
+
+
+def test_chain_pickles_by_its_definition() -> None:
+    """The compiled ``site_xyz`` cannot be pickled; the chain is rebuilt from its links."""
+    chain = Chain.from_mjcf(model_path("so101", scene=False), "gripper_site").with_joint_order(
+        ("gripper", "wrist_roll", "wrist_flex", "elbow_flex", "shoulder_lift", "shoulder_pan"))
+    copy = pickle.loads(pickle.dumps(chain))
+    q = np.random.default_rng(2).uniform(-1.5, 1.5, 6)
+    assert copy.joint_names == chain.joint_names and copy.source == chain.source
+    assert copy.site_xyz(q) == chain.site_xyz(q)

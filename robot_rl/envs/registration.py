@@ -33,8 +33,11 @@ def make_env(task_name: str, *, robot: str, backend: str | None = None, port: st
     robot_config = load_robot_config(robot_config_path(robot), backend=backend, port=port)
     bot = make_robot(robot_config, sim=sim, seed=seed, read_only=read_only)
     task_config = build(config_cls, {**(task_defaults or {}), **(task or {})}, f"{task_name} task options")
+    # The guard shares the robot's limiter where the robot has one (the twin, a bus robot;
+    # virtual hardware makes its bus robot only when opened).
+    workspace = WorkspaceGuard.from_config(robot_config, getattr(bot, "limiter", None))
     return RobotEnv(bot, cls(bot.spec, task_config), control_rate_hz=control_rate_hz, render_mode=render_mode,
-                    workspace=WorkspaceGuard.from_config(robot_config))
+                    workspace=workspace)
 
 
 def register_envs() -> None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from drivers.robot import RobotSpec
 from drivers.robot_config import RobotConfig
-from drivers.safety import CommandLimiter, limit_command
+from drivers.safety import CommandLimiter
 from robot_rl.kinematics import Chain
 from sim.assets import model_path
 
@@ -21,34 +21,42 @@ BISECTION_STEPS = 12
 
 
 class WorkspaceGuard:
-    def __init__(self, chain: Chain, spec: RobotSpec, low_m: np.ndarray, high_m: np.ndarray) -> None:
+    """Keeps ``chain``'s site inside the box [``low_m``, ``high_m``] (m, base frame).
+
+    limiter: the robot's own, shared, or None for one of ``spec``'s. Shared, it holds the
+    bounds of the command after the robot's last one, computed when that one was sent, so the
+    guard limits with one clip instead of computing them a second time each step. After a
+    last command that is not the robot's (the measured pose an episode starts from) the
+    bounds are computed from it, as without sharing.
+    """
+
+    def __init__(self, chain: Chain, spec: RobotSpec, low_m: np.ndarray, high_m: np.ndarray,
+                 limiter: CommandLimiter | None = None) -> None:
         self.chain = chain.with_joint_order(spec.joint_names)  # takes whole commands
-        self._limiter = CommandLimiter.for_spec(spec)
+        self._limiter = CommandLimiter.for_spec(spec) if limiter is None else limiter
         self.low = np.asarray(low_m, dtype=np.float64)
         self.high = np.asarray(high_m, dtype=np.float64)
         self._low, self._high = tuple(self.low.tolist()), tuple(self.high.tolist())
         self.clipped = 0  # commands shortened so far
 
     @classmethod
-    def from_config(cls, config: RobotConfig) -> "WorkspaceGuard | None":
+    def from_config(cls, config: RobotConfig, limiter: CommandLimiter | None = None) -> "WorkspaceGuard | None":
+        """The guard of ``config``'s workspace (None if it has none); ``limiter``: see the class."""
         if config.workspace is None:
             return None
         chain = Chain.from_mjcf(model_path(config.name, scene=False), config.workspace.site)
-        return cls(chain, config.spec, np.array(config.workspace.min_m), np.array(config.workspace.max_m))
+        return cls(chain, config.spec, np.array(config.workspace.min_m), np.array(config.workspace.max_m), limiter)
 
     def inside(self, command_rad: np.ndarray) -> bool:
         x, y, z = self.chain.site_xyz(np.asarray(command_rad))
         lo, hi = self._low, self._high
         return lo[0] <= x <= hi[0] and lo[1] <= y <= hi[1] and lo[2] <= z <= hi[2]
 
-    def _limit(self, command_rad: np.ndarray, last_rad: np.ndarray) -> np.ndarray:
-        limiter = self._limiter
-        return limit_command(command_rad, last_rad, limiter.low, limiter.high, limiter.max_step)
-
     def __call__(self, command_rad: np.ndarray, last_rad: np.ndarray) -> np.ndarray:
         """The command limited as the robot will limit it, if its pose is inside the box; else
         the furthest limited point towards it that is (``last_rad`` if none is)."""
-        limited = self._limit(np.asarray(command_rad, dtype=np.float64), last_rad)
+        limit = self._limiter.limit
+        limited = limit(np.asarray(command_rad, dtype=np.float64), last_rad)
         if self.inside(limited):
             return limited
         self.clipped += 1
@@ -57,7 +65,7 @@ class WorkspaceGuard:
         direction = command_rad - last_rad
         for _ in range(BISECTION_STEPS):
             mid = (lo + hi) / 2
-            candidate = self._limit(last_rad + mid * direction, last_rad)
+            candidate = limit(last_rad + mid * direction, last_rad)
             if self.inside(candidate):
                 lo, best = mid, candidate
             else:

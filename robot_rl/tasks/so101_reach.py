@@ -59,15 +59,21 @@ class SO101Reach(Task):
         if missing:
             raise ValueError(f"robot {spec.name} lacks the arm joints {missing} that the reach task needs")
         self.chain = chain.with_joint_order(spec.joint_names)  # takes the robot's joint vector
-        self._fk_key = b""
-        self._fk_value = np.zeros(3)
-        self._fk_xyz = (0.0, 0.0, 0.0)
+        # The last joint state's (as bytes) and target's gripper terms: see _reach_terms.
+        self._terms_key: tuple[bytes, list[float]] = (b"", [])
+        self._terms = np.zeros(9)
+        self._terms_distance = math.inf
         unknown = [j for j in config.action_joints if j not in spec.joint_names]
         if unknown or not config.action_joints:
             raise ValueError(f"action_joints {list(config.action_joints)}: unknown joints {unknown}; "
                              f"the robot has {list(spec.joint_names)}")
         self._act_index = np.array([spec.joint_names.index(j) for j in config.action_joints])
         n_act = len(self._act_index)
+        # A slice where the action joints are adjacent, as on the arm: it indexes a view, at
+        # a fraction of the cost of the index array's copy (command and observe, every step).
+        first = int(self._act_index[0])
+        contiguous = np.array_equal(self._act_index, np.arange(first, first + n_act))
+        self._act = slice(first, first + n_act) if contiguous else self._act_index
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n_act,), dtype=np.float32)
         self.last_action = np.zeros(n_act)
         # The action bounds and step per unit action as float64 arrays: numpy combines two arrays
@@ -75,6 +81,7 @@ class SO101Reach(Task):
         # clipping against them gives float64 whatever the action's dtype, without a conversion.
         self._action_low, self._action_high = np.full(n_act, -1.0), np.full(n_act, 1.0)
         self._max_delta = np.full(n_act, config.max_delta_rad)
+        self._velocity_scale = np.array(self.VELOCITY_SCALE)  # 0-d: multiplies faster than a float
         self.target = np.array(config.fixed_target or (0.25, 0.0, 0.15), dtype=np.float64)
         self.home = np.clip(np.zeros(spec.n_joints), self.low, self.high)
         n = spec.n_joints
@@ -99,18 +106,22 @@ class SO101Reach(Task):
                 + tuple(f"{j}_command" for j in self.config.action_joints))
 
     def gripper_position(self, joint_position_rad: np.ndarray) -> np.ndarray:
-        """Gripper site position (m); the last result is reused for the same joint angles."""
-        return self._gripper(joint_position_rad)[0]
+        """Gripper site position (m), (3,)."""
+        return self._reach_terms(joint_position_rad)[0][:3].copy()
 
-    def _gripper(self, joint_position_rad: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float]]:
-        """The gripper position as an array and as plain floats, computed once per joint state
-        (``evaluate`` and ``observe`` both need it); the floats make ``math.dist`` several
-        times cheaper than on arrays."""
-        key = np.asarray(joint_position_rad, dtype=np.float64).tobytes()
-        if key != self._fk_key:
-            xyz = self.chain.site_xyz(joint_position_rad)
-            self._fk_key, self._fk_value, self._fk_xyz = key, np.array(xyz), xyz
-        return self._fk_value, self._fk_xyz
+    def _reach_terms(self, joint_position_rad: np.ndarray) -> tuple[np.ndarray, float]:
+        """The observation's gripper position, target and gripper-to-target vector (9,) and
+        the distance (m), computed once per joint state and target (``evaluate`` and
+        ``observe`` both need them), on plain floats: a numpy call costs more than the
+        arithmetic of a few floats."""
+        key = (np.asarray(joint_position_rad, dtype=np.float64).tobytes(), self.target.tolist())
+        if key != self._terms_key:
+            gripper = self.chain.site_xyz(joint_position_rad)
+            (x, y, z), (tx, ty, tz) = gripper, key[1]
+            self._terms = np.array((x, y, z, tx, ty, tz, tx - x, ty - y, tz - z))
+            self._terms_distance = math.dist(gripper, key[1])
+            self._terms_key = key
+        return self._terms, self._terms_distance
 
     def sample_target(self, rng: np.random.Generator) -> np.ndarray:
         margin = self.config.target_margin * (self.high - self.low) / 2
@@ -134,22 +145,20 @@ class SO101Reach(Task):
         command = last_command.copy()
         if self.config.action_mode == "absolute":
             low, high = self.low[self._act_index], self.high[self._act_index]
-            command[self._act_index] = low + (action + 1.0) * 0.5 * (high - low)
+            command[self._act] = low + (action + 1.0) * 0.5 * (high - low)
         else:
-            command[self._act_index] += action * self._max_delta
+            command[self._act] += action * self._max_delta
         return clip(command, self.low, self.high)
 
     def observe(self, state: JointState) -> np.ndarray:
-        gripper, xyz = self._gripper(state.position_rad)
-        self.distance = math.dist(xyz, self.target.tolist())
+        terms, self.distance = self._reach_terms(state.position_rad)
         # The command, not only the measured position: with incremental actions and joints
         # that sag under gravity, the policy must see where it is asking the joints to be.
-        return np.concatenate([state.position_rad, state.velocity_rad_s * self.VELOCITY_SCALE, gripper,
-                               self.target, self.target - gripper, self.last_action,
-                               self.sent_command[self._act_index]], dtype=np.float32)
+        return np.concatenate([state.position_rad, state.velocity_rad_s * self._velocity_scale, terms,
+                               self.last_action, self.sent_command[self._act]], dtype=np.float32)
 
     def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:
-        distance = math.dist(self._gripper(state.position_rad)[1], self.target.tolist())
+        distance = self._reach_terms(state.position_rad)[1]
         success = distance < SUCCESS_RADIUS_M
         action = np.asarray(action, dtype=np.float64)
         config = self.config

@@ -46,3 +46,37 @@ def test_clip_and_limit_command_compute_what_np_clip_does() -> None:
         expected = np.clip(np.clip(command, last - max_step, last + max_step), low, high)
         np.testing.assert_array_equal(limit_command(command, last, low, high, max_step), expected)
         np.testing.assert_array_equal(limit_command(command, None, low, high, max_step), np.clip(command, low, high))
+
+
+def test_limit_is_what_the_limiter_sends() -> None:
+    """``limit`` (what a workspace guard checks) computes the values ``limit_command`` does,
+    from the limiter's own last command (with the bounds kept from when it was sent) and from
+    any other, and the limiter then sends exactly that command."""
+    s = spec()
+    limiter = CommandLimiter(s, 0.1, 0.02)
+    low, high, max_step = limiter.low, limiter.high, limiter.max_step
+    rng = np.random.default_rng(3)
+    command = rng.uniform(-2, 3, 2)
+    np.testing.assert_array_equal(limiter.limit(command, None), np.clip(command, low, high))  # before any reset
+    limiter.reset(np.array([0.98, 1.97]))
+    for _ in range(500):
+        command = rng.uniform(-2, 3, 2)
+        other = rng.uniform(-1.5, 2.5, 2)  # a last command out of range, as a measured pose may be
+        np.testing.assert_array_equal(limiter.limit(command, other),
+                                      limit_command(command, other, low, high, max_step))
+        last = limiter.last
+        expected = limit_command(command, last, low, high, max_step)
+        np.testing.assert_array_equal(limiter.limit(command, last), expected)
+        np.testing.assert_array_equal(limiter(command), expected)
+        assert limiter.last is not last
+
+
+def test_non_finite_entries_refused_and_large_finite_ones_limited() -> None:
+    limiter = CommandLimiter(spec(), 0.1, 0.02)
+    limiter.reset(np.array([0.0, 1.0]))
+    for bad in (np.inf, -np.inf, np.nan):
+        with pytest.raises(ValueError, match="non-finite"):
+            limiter(np.array([0.0, bad]))
+    # Squares that overflow (the limiter's quick test) are no reason to refuse a finite command.
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(limiter(np.array([1e200, -1e300])), [0.04, 0.9])
