@@ -24,7 +24,9 @@ Period error is ``|time between consecutive command writes - target|``; an overr
 more than 2 ms late (the async mode's default tolerance). The twin runs 100 Hz as 5 physics
 steps of 2 ms per period and 500 Hz as 1; the episodes last 10 s so that resets are rare.
 
-    python bench/loop.py [--seconds 120] [--rates 100 500] [--no-naive]
+    python bench/loop.py [--seconds 120] [--rates 100 500] [--variants async async-asap naive] [--no-naive]
+
+The 10-minute check of the product alone: ``python bench/loop.py --seconds 600 --rates 100 --variants async``.
 
 Prints a table and writes bench/results/loop.json. Other work on the machine shows in the
 figures: the load average at start and end is recorded with them.
@@ -271,10 +273,15 @@ def print_table(rows: list[dict[str, Any]], alone: list[float]) -> None:
           f"after each); 'vs alone' compares with the mean of the two around it")
 
 
+VARIANTS = {"async": "auto", "async-asap": None, "naive": None}  # name: realtime.command_lead_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0, help="per measurement (default 120)")
     parser.add_argument("--rates", type=int, nargs="+", default=[100, 500], help="control rates, Hz (default 100 500)")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="what to measure at each rate (default all: async async-asap naive)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive sleep loop")
     parser.add_argument("--json", type=Path, default=RESULTS / "loop.json")
     args = parser.parse_args()
@@ -290,8 +297,10 @@ def main() -> None:
     alone = [measure_alone()]
     results = []
     for rate in args.rates:
-        variants = [("async", "auto"), ("async-asap", None)] + ([] if args.no_naive else [("naive", None)])
-        for variant, lead in variants:
+        for variant in args.variants:
+            if variant == "naive" and args.no_naive:
+                continue
+            lead = VARIANTS[variant]
             print(f"{variant} loop at {rate} Hz with the learner ({args.seconds:.0f} s) ...", flush=True)
             if variant == "naive":
                 rows, learner = naive_run(rate, args.seconds)

@@ -29,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "configs/train/so101_reach_sac.yaml")
 # 50 Hz (20 ms = 10 physics steps), 50-step episodes: one second each. Small networks, updates
 # from step 40, checkpoints every 100 steps. No real-time priority: tests share the machine.
+# Uncompiled: compiling takes longer than these runs last.
 SMALL = {"loop.mode": "async", "env.options.control_rate_hz": 50, "loop.start_steps": 40, "loop.update_after": 40,
-         "algo.sac.hidden_sizes": "[32,32]", "algo.sac.batch_size": 32, "loop.checkpoint_every_steps": 100,
+         "algo.sac.hidden_sizes": "[32,32]", "algo.sac.batch_size": 32, "algo.sac.compile": "false",
+         "loop.checkpoint_every_steps": 100,
          "loop.log_every_steps": 25, "replay.flush_interval_steps": 50, "realtime.realtime_priority": "null",
          "realtime.eval_every_episodes": 0}
 
