@@ -10,8 +10,6 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-CPP_WRAPPER = {"cpp_wrapper": True}
-
 
 class CompiledStep:
     """Calls ``torch.compile(step)``; if compilation fails (no C++ compiler, an unsupported
@@ -20,16 +18,11 @@ class CompiledStep:
     The first call compiles (tens of seconds on 2 cores); a new batch size or a new branch
     (e.g. an update without the actor) compiles another graph. Compilation happens before
     the graph runs, so a failed attempt has changed nothing and the eager retry is exact.
-
-    The graph is called through a C++ wrapper (inductor's ``cpp_wrapper``) rather than
-    generated Python: an update is a few hundred small kernels, and calling each from Python
-    cost about a fifth of a TD3 update on this machine's CPU (bench/learner.py). Compilation
-    takes about twice as long.
     """
 
     def __init__(self, step: Callable[..., Any], enabled: bool):
         self._eager = step
-        self._call = torch.compile(step, fullgraph=True, dynamic=False, options=CPP_WRAPPER) if enabled else step
+        self._call = torch.compile(step, fullgraph=True, dynamic=False) if enabled else step
         self.compiled = enabled
 
     def __call__(self, *args: Any) -> Any:
