@@ -3,7 +3,12 @@ updates the learner, publishes weights, writes checkpoints and metrics.
 
 The learner is the training pipeline's SAC/TD3 unchanged. Ratio limits: no update before
 ``loop.update_after`` transitions, and never more than ``realtime.max_updates_per_step``
-updates per environment step collected, so an idle robot does not overfit the buffer.
+updates per environment step collected since training began (``loop.update_after``, or the
+start of a resumed session), so an idle robot does not overfit the buffer. The steps before
+``update_after`` earn no updates: counted from step 0, they would let the learner do
+``update_after x max_updates_per_step`` updates at once on its first ``update_after``
+transitions, an early overfit that slowed learning here (the synchronous trainer also starts
+its one-per-step updates at ``update_after``).
 """
 
 from __future__ import annotations
@@ -113,6 +118,7 @@ class LearnerLoop:
         self.status[Slot.LEARNER_STATE] = LearnerState.RUNNING
         position = 0
         start_steps = self.replay.total_added
+        first_update_step = max(start_steps, loop.update_after)  # updates are earned from here on
         next_checkpoint = (start_steps // loop.checkpoint_every_steps + 1) * loop.checkpoint_every_steps
         next_log = (start_steps // loop.log_every_steps + 1) * loop.log_every_steps
         last: dict[str, float] = {}
@@ -141,7 +147,7 @@ class LearnerLoop:
                 self.status[Slot.ACTOR_EXITED] > 0
             if (now or actor_over) and not len(drained) and position >= self.ring.written:
                 break
-            allowed = rt.max_updates_per_step * max(steps - start_steps, 0) - session_updates
+            allowed = rt.max_updates_per_step * max(steps - first_update_step, 0) - session_updates
             if len(self.replay) >= loop.update_after and loop.updates_per_step > 0 and allowed >= 1:
                 sample = self.replay.sample(self.learner.config.batch_size)
                 last = self.learner.update(Batch.from_numpy(sample.obs, sample.action, sample.reward, sample.next_obs,
