@@ -275,10 +275,10 @@ class MotorBus:
         An error byte of 0 means a healthy motor: fault bits 0, nothing raised."""
         raise NotImplementedError
 
-    def _check_errors(self, ids: Sequence[int], errors: np.ndarray, what: str) -> None:
-        """:meth:`_check_error` for the error bytes of a group's replies (uint8, in id order)."""
-        if np.count_nonzero(errors):
-            for motor_id, error in zip(ids, errors.tolist()):
+    def _check_errors(self, ids: Sequence[int], errors: Sequence[int], what: str) -> None:
+        """:meth:`_check_error` for the error bytes of a group's replies (in id order)."""
+        if any(errors):
+            for motor_id, error in zip(ids, errors):
                 self._check_error(error, motor_id, what)
         else:
             self.fault_bits.update(dict.fromkeys(ids, 0))
@@ -414,7 +414,7 @@ class MotorBus:
         if split is not None:
             errors, data = split
             self._check_errors(plan.ids, errors, plan.what)
-            return data.copy()  # a view of the (read-only) reply bytes otherwise
+            return np.frombuffer(bytearray().join(data), dtype=np.uint8).reshape(layout.n_packets, -1)
         raws = self._split_replies(block, deadline, timeout, [layout.packet_size] * layout.n_packets,
                                    plan.ids, plan.what)
         n_params = layout.packet_size - self.status_overhead

@@ -335,12 +335,13 @@ def status(motor_id: int, error: int, params: bytes = b"") -> bytes:
 _STUFFED = HEADER[:3] + b"\xfd"
 
 
-def intact_status_rows(rows: np.ndarray) -> bool:
-    """Whether every row of ``rows`` (uint8, (n, packet size), one whole status packet per
-    row) has the right CRC and no stuffed byte; then each row's parameters are its bytes
-    as they stand, as :func:`decode` would return them. (A stuffed packet is one byte
-    longer than its layout says; one that merely looks stuffed is refused too, to be safe.)"""
-    return not np.count_nonzero(crc_residues(rows)) and _STUFFED not in rows.tobytes()
+def intact_status_block(block: bytes, size: int) -> bool:
+    """Whether every ``size``-byte packet of ``block`` (whole status packets back to back)
+    has the right CRC and no stuffed byte; then each packet's parameters are its bytes as
+    they stand, as :func:`decode` would return them. (A stuffed packet is one byte longer
+    than its layout says; one that merely looks stuffed is refused too, to be safe.)"""
+    rows = np.frombuffer(block, dtype=np.uint8).reshape(-1, size)
+    return not np.count_nonzero(crc_residues(rows)) and _STUFFED not in block
 
 
 def fast_sync_status(blocks: Sequence[tuple[int, int, bytes]]) -> bytes:
