@@ -9,6 +9,7 @@ tensors, and the step counter is a tensor, so ``torch.compile`` does not recompi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ class Adam:
         # float32 like torch.optim.Adam's. Not float64: under torch.compile (2.13) a float64
         # scalar tensor in the _foreach arithmetic on float32 tensors computes wrong values.
         self.step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
+        self._steps = 0  # the same count as a Python int, for advance()
         self._step_size = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
         self._eps_hat = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
 
@@ -53,18 +55,21 @@ class Adam:
 
     @torch.no_grad()
     def advance(self) -> None:
-        """Count a step and compute its scalar factors (a few operations on 0-d tensors).
+        """Count a step and set its scalar factors, computed in Python floats (as
+        ``torch.optim.Adam`` computes its bias corrections) and written into 0-d tensors.
 
         Kept apart from ``apply`` on purpose: compiled into the same kernel as the element
         loop, ``beta ** step`` would be recomputed for every element (the step tensor may
-        alias the outputs, so the C++ compiler cannot hoist it), which tripled the cost.
+        alias the outputs, so the C++ compiler cannot hoist it), which tripled the cost. And
+        on the host it takes three small writes instead of a dozen tensor operations.
         """
         beta1, beta2 = self.betas
-        self.step_count.add_(1.0)
-        root_bias_correction2 = torch.sqrt(1.0 - torch.pow(beta2, self.step_count))
+        self._steps += 1
+        root_bias_correction2 = math.sqrt(1.0 - beta2 ** self._steps)
+        self.step_count.fill_(self._steps)
         # lr * sqrt(1 - beta2^t) / (1 - beta1^t), negated for the final add.
-        torch.div(root_bias_correction2 * -self.lr, 1.0 - torch.pow(beta1, self.step_count), out=self._step_size)
-        torch.mul(root_bias_correction2, self.eps, out=self._eps_hat)
+        self._step_size.fill_(-self.lr * root_bias_correction2 / (1.0 - beta1 ** self._steps))
+        self._eps_hat.fill_(root_bias_correction2 * self.eps)
 
     @torch.no_grad()
     def apply(self, grads: Sequence[torch.Tensor]) -> None:
@@ -105,6 +110,7 @@ class Adam:
                     raise ValueError(f"moment of shape {tuple(source.shape)} for a tensor of {tuple(target.shape)}")
                 target.copy_(source)
             self.step_count.copy_(state["step"])
+            self._steps = int(self.step_count.item())
             self._step_size.zero_()  # recomputed by the next advance()
             self._eps_hat.zero_()
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:
