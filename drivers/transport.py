@@ -42,7 +42,7 @@ class SerialTransport:
     1 ms is enough for a USB adapter whose latency timer is 1 ms.
     """
 
-    def __init__(self, port: str, baud: int, *, margin_s: float = 0.01, spin_s: float = 150e-6,
+    def __init__(self, port: str, baud: int, *, margin_s: float = 0.01, spin_s: float = 500e-6,
                  spin_after_s: float = 600e-6) -> None:
         if baud <= 0:
             raise ValueError(f"baud must be positive, got {baud}")
@@ -50,7 +50,9 @@ class SerialTransport:
         self.baud = baud
         self.margin_s = margin_s
         # Poll without sleeping within this window around a reply's expected arrival: waking
-        # from select costs 20-100 us of scheduling latency, spinning briefly does not.
+        # from select costs 20-100 us of scheduling latency, spinning briefly does not, and
+        # a core that has just woken runs the reply's parsing slower (cold caches). 0.5 ms
+        # took 3-4 % off a 1 ms bus cycle against 0.15 ms (bench/bus.py, docs/motors.md).
         self.spin_s = spin_s
         # ... and this long after it: a reply is rarely early and often a little late (the
         # servo's or the adapter's own latency). At most spin_s + spin_after_s of CPU per reply.
