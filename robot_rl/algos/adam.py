@@ -4,7 +4,8 @@
 (``robot_rl.algos.gradients``) and pass them here. The arithmetic is ``torch.optim.Adam``'s
 (without weight decay or amsgrad), rearranged; the tests check the two agree step for step.
 Each step is a handful of multi-tensor (``_foreach``) operations whatever the number of
-tensors, and the step counter is a tensor, so ``torch.compile`` does not recompile as it grows.
+tensors; the step's scalar factors reach them as 0-d tensors, so ``torch.compile`` does not
+recompile as the step count grows.
 """
 
 from __future__ import annotations
@@ -40,10 +41,9 @@ class Adam:
         self.eps = float(eps)
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        # float32 like torch.optim.Adam's. Not float64: under torch.compile (2.13) a float64
-        # scalar tensor in the _foreach arithmetic on float32 tensors computes wrong values.
-        self.step_count = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
-        self._steps = 0  # the same count as a Python int, for advance()
+        self.steps = 0
+        # float32: under torch.compile (2.13) a float64 scalar tensor in the _foreach
+        # arithmetic on float32 tensors computes wrong values.
         self._step_size = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
         self._eps_hat = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
 
@@ -64,11 +64,10 @@ class Adam:
         on the host it takes three small writes instead of a dozen tensor operations.
         """
         beta1, beta2 = self.betas
-        self._steps += 1
-        root_bias_correction2 = math.sqrt(1.0 - beta2 ** self._steps)
-        self.step_count.fill_(self._steps)
+        self.steps += 1
+        root_bias_correction2 = math.sqrt(1.0 - beta2 ** self.steps)
         # lr * sqrt(1 - beta2^t) / (1 - beta1^t), negated for the final add.
-        self._step_size.fill_(-self.lr * root_bias_correction2 / (1.0 - beta1 ** self._steps))
+        self._step_size.fill_(-self.lr * root_bias_correction2 / (1.0 - beta1 ** self.steps))
         self._eps_hat.fill_(root_bias_correction2 * self.eps)
 
     @torch.no_grad()
@@ -90,10 +89,15 @@ class Adam:
         torch._foreach_mul_(update, self._step_size)
         torch._foreach_add_(self.params, update)
 
+    @property
+    def step_count(self) -> torch.Tensor:
+        """The number of steps taken, as the 0-d float32 tensor ``torch.optim.Adam`` keeps."""
+        return torch.tensor(float(self.steps))
+
     def state_dict(self) -> dict[str, Any]:
         """Moments and step count (copies), for checkpoints."""
         return {
-            "step": self.step_count.clone(),
+            "step": self.step_count,
             "exp_avg": [t.clone() for t in self.exp_avg],
             "exp_avg_sq": [t.clone() for t in self.exp_avg_sq],
         }
@@ -109,8 +113,7 @@ class Adam:
                 if target.shape != source.shape:
                     raise ValueError(f"moment of shape {tuple(source.shape)} for a tensor of {tuple(target.shape)}")
                 target.copy_(source)
-            self.step_count.copy_(state["step"])
-            self._steps = int(self.step_count.item())
+            self.steps = int(state["step"])
             self._step_size.zero_()  # recomputed by the next advance()
             self._eps_hat.zero_()
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:
