@@ -360,7 +360,16 @@ class MotorBus:
         reg = group.register
         if reg is None:
             return self._read_block_per_motor(group.motors, [register])[register]
-        return reg.decode_array(self.group_read(reg.address, reg.size, group.ids))
+        return self._read_register(reg, group.ids)
+
+    def _read_register(self, reg: Register, ids: tuple[int, ...]) -> np.ndarray:
+        """One register of ``ids`` by SYNC_READ, raw values (n,). A register of 1, 2 or 4
+        bytes comes out of the reply as integers in the same ``struct`` call that cuts it."""
+        if reg.word_format is None:
+            return reg.decode_array(self.group_read(reg.address, reg.size, ids))
+        plan = self._sync_read_plan(reg.address, reg.size, ids, reg.word_format)
+        words = self._with_retries(plan.what, partial(self._sync_read, plan))
+        return np.array(reg.decode_words(words), dtype=np.int64)
 
     def read(self, register: str, names: Sequence[str] | None = None) -> np.ndarray:
         """Values of ``register`` in SI units (its ``unit``), shape (n,)."""
@@ -393,20 +402,30 @@ class MotorBus:
 
     def group_read(self, address: int, length: int, ids: Sequence[int]) -> np.ndarray:
         """SYNC_READ of ``length`` bytes at ``address``; uint8 array (len(ids), length)."""
-        key = (address, length, tuple(ids))
+        plan = self._sync_read_plan(address, length, ids)
+        data = self._with_retries(plan.what, partial(self._sync_read, plan))
+        return np.frombuffer(b"".join(data), dtype=np.uint8).reshape(len(data), length)
+
+    def _sync_read_plan(self, address: int, length: int, ids: Sequence[int],
+                        word_format: str | None = None) -> _SyncRead:
+        """The SYNC_READ of ``length`` bytes at ``address`` from ``ids``, prepared on first use;
+        with ``word_format`` its replies' data come out as integers of that ``struct`` code."""
+        key = (address, length, tuple(ids), word_format)
         plan = self._sync_reads.get(key)
         if plan is None:
             ids = list(ids)
             plan = self._sync_reads[key] = _SyncRead(
                 self.protocol.sync_read(address, length, ids), tuple(ids),
-                SyncReplyLayout(self.protocol, ids, length),
+                SyncReplyLayout(self.protocol, ids, length, word_format),
                 f"sync read of {length} bytes at address {address} from ids {ids}")
-        return self._with_retries(plan.what, partial(self._sync_read, plan))
+        return plan
 
-    def _sync_read(self, plan: _SyncRead) -> np.ndarray:
-        """One SYNC_READ transaction. Nearly every cycle the replies are the expected packets
-        back to back, checked and split in one pass; anything else goes to the packet-by-packet
-        parse, which reads on past garbage and late replies and raises what is wrong."""
+    def _sync_read(self, plan: _SyncRead) -> tuple[bytes, ...] | tuple[int, ...]:
+        """One SYNC_READ transaction; the data of each reply in id order, as the plan's
+        layout gives them (bytes, or integers). Nearly every cycle the replies are the
+        expected packets back to back, checked and split in one pass; anything else goes to
+        the packet-by-packet parse, which reads on past garbage and late replies and raises
+        what is wrong."""
         self._send(plan.packet)
         layout = plan.replies
         block, deadline, timeout = self._read_replies(layout.size, layout.n_packets)
@@ -414,14 +433,12 @@ class MotorBus:
         if split is not None:
             errors, data = split
             self._check_errors(plan.ids, errors, plan.what)
-            return np.frombuffer(bytearray().join(data), dtype=np.uint8).reshape(layout.n_packets, -1)
+            return data
         raws = self._split_replies(block, deadline, timeout, [layout.packet_size] * layout.n_packets,
                                    plan.ids, plan.what)
         n_params = layout.packet_size - self.status_overhead
-        out = np.empty((layout.n_packets, n_params), dtype=np.uint8)
-        for i, (raw, motor_id) in enumerate(zip(raws, plan.ids)):
-            out[i] = np.frombuffer(self._decode_status(raw, motor_id, n_params, plan.what), dtype=np.uint8)
-        return out
+        return layout.data_of([self._decode_status(raw, motor_id, n_params, plan.what)
+                               for raw, motor_id in zip(raws, plan.ids)])
 
     def write_raw(self, register: str, raw: np.ndarray | Sequence[int], names: Sequence[str] | None = None) -> None:
         """SYNC_WRITE raw integers to ``register`` of ``names``; range checked before sending."""
@@ -436,7 +453,14 @@ class MotorBus:
             return
         if reg.access is Access.R:
             raise ConfigurationError(f"register {register} is read-only")
-        self.group_write(reg.address, reg.size, group.ids, reg.encode_array(raw, group.ids))
+        if reg.word_format is None:
+            self.group_write(reg.address, reg.size, group.ids, reg.encode_array(raw, group.ids))
+            return
+        # One word per motor: checked and packed in plain Python, cheaper than array
+        # operations for a bus's dozen values (this runs between a reply and the command).
+        words = reg.encode_words(raw.tolist(), group.ids)
+        self._write_no_reply(self.protocol.sync_write_words(reg.address, reg.size, group.ids, words,
+                                                            reg.word_format))
 
     def write(self, register: str, values: np.ndarray | Sequence[float], names: Sequence[str] | None = None) -> None:
         """SYNC_WRITE values in SI units (the register's ``unit``)."""
@@ -444,7 +468,9 @@ class MotorBus:
 
     def group_write(self, address: int, length: int, ids: Sequence[int], data: np.ndarray) -> None:
         """SYNC_WRITE ``data`` (uint8, (len(ids), length)); no reply is expected."""
-        packet = self.protocol.sync_write_block(address, length, ids, data)
+        self._write_no_reply(self.protocol.sync_write_block(address, length, ids, data))
+
+    def _write_no_reply(self, packet: bytes) -> None:
         with self.lock:
             self.stats["transactions"] += 1
             self.transport.write(packet)  # no reply: stale input is dropped before the next request

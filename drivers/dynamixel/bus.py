@@ -53,6 +53,11 @@ class DynamixelBus(MotorBus):
 
         return self._with_retries(what, transaction)
 
+    def _read_register(self, reg: Register, ids: tuple[int, ...]) -> np.ndarray:
+        if self.fast_sync_read:  # one reply for all motors, cut by decode_fast_sync
+            return reg.decode_array(self.group_read(reg.address, reg.size, ids))
+        return super()._read_register(reg, ids)
+
     def group_read(self, address: int, length: int, ids: Sequence[int]) -> np.ndarray:
         if not self.fast_sync_read:
             return super().group_read(address, length, ids)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from drivers.errors import ChecksumError, ConfigurationError, MalformedReplyError
+from drivers.sync_write import sync_write_params
 
 HEADER = b"\xff\xff\xfd\x00"
 BROADCAST_ID = 0xFE
@@ -265,6 +266,13 @@ def sync_write_block(address: int, length: int, ids: Sequence[int], data: np.nda
     rows[:, 0] = ids
     rows[:, 1:] = data
     return packet(BROADCAST_ID, Instruction.SYNC_WRITE, _u16(address) + _u16(length) + rows.tobytes())
+
+
+def sync_write_words(address: int, length: int, ids: Sequence[int], words: Sequence[int], word_format: str) -> bytes:
+    """SYNC_WRITE of one word per motor (``struct`` code ``word_format`` of ``length`` bytes),
+    packed in one call; for the control loop, whose ids were checked when the bus was set up."""
+    return packet(BROADCAST_ID, Instruction.SYNC_WRITE, sync_write_params("HH", address, length, ids, words,
+                                                                          word_format))
 
 
 def bulk_read(items: Sequence[tuple[int, int, int]]) -> bytes:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from drivers.errors import ChecksumError, ConfigurationError, MalformedReplyError
+from drivers.sync_write import sync_write_params
 
 HEADER = b"\xff\xff"
 BROADCAST_ID = 0xFE
@@ -130,6 +131,13 @@ def sync_write_block(address: int, length: int, ids: Sequence[int], data: np.nda
     rows[:, 0] = ids
     rows[:, 1:] = data
     return packet(BROADCAST_ID, Instruction.SYNC_WRITE, bytes([address, length]) + rows.tobytes())
+
+
+def sync_write_words(address: int, length: int, ids: Sequence[int], words: Sequence[int], word_format: str) -> bytes:
+    """SYNC_WRITE of one word per motor (``struct`` code ``word_format`` of ``length`` bytes),
+    packed in one call; for the control loop, whose ids were checked when the bus was set up."""
+    return packet(BROADCAST_ID, Instruction.SYNC_WRITE, sync_write_params("BB", address, length, ids, words,
+                                                                          word_format))
 
 
 class Packet(NamedTuple):

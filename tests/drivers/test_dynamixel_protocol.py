@@ -66,6 +66,12 @@ def test_bad_ids_refused_before_sending() -> None:
         p.sync_read(132, 4, [1, 1])
 
 
+def test_sync_write_words_equals_item_builder() -> None:
+    # -131073 is FF FF FD FF little-endian: the packet needs byte stuffing
+    assert p.sync_write_words(116, 4, [1, 2], [0x04030201, -131073], "i") == p.sync_write(
+        116, 4, [(1, b"\x01\x02\x03\x04"), (2, b"\xff\xff\xfd\xff")])
+
+
 def test_sync_write_block_equals_item_builder() -> None:
     import numpy as np
 

@@ -39,6 +39,11 @@ def test_bad_input() -> None:
         p.sync_write(42, 2, [(1, b"\0")])
 
 
+def test_sync_write_words_equals_item_builder() -> None:
+    assert p.sync_write_words(42, 2, [1, 2], [0x0800, 0x87FF], "H") == p.sync_write(
+        42, 2, [(1, b"\x00\x08"), (2, b"\xff\x87")])
+
+
 def test_sync_write_block_equals_item_builder() -> None:
     import numpy as np
 

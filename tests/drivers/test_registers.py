@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 
@@ -37,9 +39,25 @@ def test_array_codec_matches_scalar_codec(table, name) -> None:
     assert np.array_equal(reg.decode_array(block), raw)
 
 
+@pytest.mark.parametrize("table,name", [(XM430_W350, "goal_position"), (XM430_W350, "present_velocity"),
+                                        (XM430_W350, "torque_enable"), (STS3215, "goal_position"),
+                                        (STS3215, "homing_offset"), (STS3215, "present_load"),
+                                        (XL430_W250, "present_load")])
+def test_word_codec_matches_scalar_codec(table, name) -> None:
+    reg = table[name]
+    lo, hi = reg.raw_limits
+    raw = [lo, hi, 0, 1, -1 if lo < 0 else min(2, hi), (lo + hi) // 2]
+    fmt = "<" + reg.word_format * len(raw)
+    packed = struct.pack(fmt, *reg.encode_words(raw))
+    assert packed == b"".join(reg.encode(v) for v in raw)
+    assert reg.decode_words(struct.unpack(fmt, packed)) == raw
+
+
 def test_out_of_range_names_register_and_motor() -> None:
     with pytest.raises(ConfigurationError, match=r"goal_position of motor 7"):
         STS3215["goal_position"].encode_array(np.array([0, 40000]), [3, 7])
+    with pytest.raises(ConfigurationError, match=r"goal_position of motor 7: allowed -32767..32767"):
+        STS3215["goal_position"].encode_words([0, -40000, 5], [3, 7, 9])
     with pytest.raises(ConfigurationError, match="outside register id"):
         XM430_W350["id"].encode(253)
 

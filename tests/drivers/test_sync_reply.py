@@ -48,6 +48,24 @@ def test_clean_block_splits_like_the_decoder(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
+@pytest.mark.parametrize("length,word_format,signed", [(1, "B", False), (2, "H", False), (2, "h", True),
+                                                       (4, "I", False), (4, "i", True)])
+def test_word_layout_gives_the_data_as_integers(name: str, length: int, word_format: str, signed: bool) -> None:
+    protocol = PROTOCOLS[name]
+    ids = [3, 1, 7, 2]
+    block, data, errors = _block(protocol, ids, length, seed=length)
+    layout = SyncReplyLayout(protocol, ids, length, word_format)
+    split = layout.split(block)
+    assert split is not None
+    expected = tuple(int.from_bytes(d, "little", signed=signed) for d in data)
+    assert split == (tuple(errors), expected)
+    assert layout.data_of(data) == expected  # the packet-by-packet path gives the same form
+    assert SyncReplyLayout(protocol, ids, length).data_of(data) == tuple(data)
+    with pytest.raises(ValueError, match="does not hold 3 bytes"):
+        SyncReplyLayout(protocol, ids, 3, "H")
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
 def test_anything_else_is_left_to_the_decoder(name: str) -> None:
     protocol = PROTOCOLS[name]
     ids = [1, 2, 3]
@@ -93,6 +111,8 @@ def test_stuffed_reply_is_read_through_the_fallback() -> None:
         with make_bus("dynamixel", virtual.port, motors, baud=1_000_000, return_delay_s=0.0) as bus:
             assert bus.read_raw("present_position").tolist() == truth
             assert truth[1] == raw
+            position = bus.tables["m1"]["present_position"]
+            assert position.decode_array(bus.group_read(position.address, 4, [1, 2, 3])).tolist() == truth
             assert bus.stats["failed"] == 0
 
 
