@@ -2,7 +2,9 @@
 
 Setting (the reference one in /work/shared/ANCHORS.md): batch 256, two hidden layers of 256,
 observation 17, action 6, twin critics, SAC with automatic temperature, TD3 with policy
-delay 2. Every variant samples its batches from a 100k-transition buffer of random data,
+delay 2. "TD3 bf16 rounds" gives TD3 its updates two at a time (``update_many``), as the
+trainer does with ``loop.update_every_steps: 2``: each actor update and the critic update
+after it run as one compiled graph. Every variant samples its batches from a 100k-transition buffer of random data,
 as SB3's ``model.train(gradient_steps=N, batch_size=256)`` does from its replay buffer.
 
 The machine may be shared and noisy, so variants are interleaved: each round runs every
@@ -69,7 +71,9 @@ class RandomBuffer:
                        (self.obs, self.action, self.reward, self.next_obs, self.done, self.discount)))
 
 
-def ours(name: str, algo: str, buffer: RandomBuffer, **config: object) -> Variant:
+def ours(name: str, algo: str, buffer: RandomBuffer, per_call: int = 1, **config: object) -> Variant:
+    """``per_call`` > 1: updates go to ``update_many`` that many at a time, as the trainer
+    gives them with ``loop.update_every_steps: per_call`` (TD3 runs them in rounds)."""
     low, high = -np.ones(ACTION_DIM), np.ones(ACTION_DIM)
     if algo == "SAC":
         learner: SAC | TD3 = SAC(OBS_DIM, low, high, SACConfig(hidden_sizes=HIDDEN, batch_size=BATCH, **config))
@@ -81,8 +85,12 @@ def ours(name: str, algo: str, buffer: RandomBuffer, **config: object) -> Varian
     setup_s = time.perf_counter() - start
 
     def run(n: int) -> None:
-        for _ in range(n):
-            learner.update(buffer.sample())
+        if per_call == 1:
+            for _ in range(n):
+                learner.update(buffer.sample())
+            return
+        for start in range(0, n, per_call):
+            learner.update_many([buffer.sample() for _ in range(min(per_call, n - start))])
 
     return Variant(name, algo, run, setup_s)
 
@@ -122,6 +130,8 @@ def build_variants(names: list[str], with_sb3: bool, buffer: RandomBuffer) -> li
         "td3-eager-fp32": lambda: ours("TD3 eager fp32", "TD3", buffer, compile=False),
         "td3-compiled-fp32": lambda: ours("TD3 compiled fp32", "TD3", buffer, compile=True),
         "td3-compiled-bf16": lambda: ours("TD3 compiled bf16", "TD3", buffer, compile=True, precision="bf16"),
+        "td3-compiled-bf16-rounds": lambda: ours("TD3 bf16 rounds", "TD3", buffer, per_call=2, compile=True,
+                                                 precision="bf16"),
     }
     unknown = [n for n in names if n not in table]
     if unknown:
@@ -172,7 +182,7 @@ def main() -> int:
     parser.add_argument("--updates", type=int, default=200, help="updates per variant per round")
     parser.add_argument("--variants", nargs="+", default=[
         "sac-eager-fp32", "sac-compiled-fp32", "sac-compiled-bf16",
-        "td3-eager-fp32", "td3-compiled-fp32", "td3-compiled-bf16"])
+        "td3-eager-fp32", "td3-compiled-fp32", "td3-compiled-bf16", "td3-compiled-bf16-rounds"])
     parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "learner.json")
     args = parser.parse_args()

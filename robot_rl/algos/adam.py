@@ -24,11 +24,13 @@ class Adam:
 
     params: the tensors to optimise (not requiring grad: they are changed in place).
     lr: learning rate; betas: decay rates of the first and second moment; eps: added to
-    the root of the second moment.
+    the root of the second moment. slots: how many steps may be set up ahead (``advance``)
+    before they are applied, each in its own slot: a compiled graph of several consecutive
+    updates applies them one after the other.
     """
 
     def __init__(self, params: Sequence[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8):
+                 eps: float = 1e-8, slots: int = 1):
         if not lr > 0.0:
             raise LearnerConfigError(f"Adam learning rate must be positive, got {lr}")
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
@@ -44,8 +46,10 @@ class Adam:
         self.steps = 0
         # float32: under torch.compile (2.13) a float64 scalar tensor in the _foreach
         # arithmetic on float32 tensors computes wrong values.
-        self._step_size = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
-        self._eps_hat = torch.zeros((), dtype=torch.float32, device=self.params[0].device)
+        if slots < 1:
+            raise LearnerConfigError(f"Adam needs at least one slot, got {slots}")
+        zeros = [torch.zeros((), dtype=torch.float32, device=self.params[0].device) for _ in range(2 * slots)]
+        self._step_sizes, self._eps_hats = zeros[:slots], zeros[slots:]
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor]) -> None:
@@ -54,9 +58,10 @@ class Adam:
         self.apply(grads)
 
     @torch.no_grad()
-    def advance(self) -> None:
+    def advance(self, slot: int = 0) -> None:
         """Count a step and set its scalar factors, computed in Python floats (as
-        ``torch.optim.Adam`` computes its bias corrections) and written into 0-d tensors.
+        ``torch.optim.Adam`` computes its bias corrections) and written into the 0-d tensors
+        of ``slot``, for the ``apply`` of that slot.
 
         Kept apart from ``apply`` on purpose: compiled into the same kernel as the element
         loop, ``beta ** step`` would be recomputed for every element (the step tensor may
@@ -67,12 +72,12 @@ class Adam:
         self.steps += 1
         root_bias_correction2 = math.sqrt(1.0 - beta2 ** self.steps)
         # lr * sqrt(1 - beta2^t) / (1 - beta1^t), negated for the final add.
-        self._step_size.fill_(-self.lr * root_bias_correction2 / (1.0 - beta1 ** self.steps))
-        self._eps_hat.fill_(root_bias_correction2 * self.eps)
+        self._step_sizes[slot].fill_(-self.lr * root_bias_correction2 / (1.0 - beta1 ** self.steps))
+        self._eps_hats[slot].fill_(root_bias_correction2 * self.eps)
 
     @torch.no_grad()
-    def apply(self, grads: Sequence[torch.Tensor]) -> None:
-        """Update the moments and the parameters with the factors of the last ``advance``.
+    def apply(self, grads: Sequence[torch.Tensor], slot: int = 0) -> None:
+        """Update the moments and the parameters with the factors of the last ``advance`` of ``slot``.
 
         ``p += step_size * m / (sqrt(v) + eps_hat)``, which is torch's
         ``p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)`` multiplied out.
@@ -84,9 +89,9 @@ class Adam:
         torch._foreach_mul_(self.exp_avg_sq, beta2)
         torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1.0 - beta2)
         denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_add_(denom, self._eps_hat)
+        torch._foreach_add_(denom, self._eps_hats[slot])
         update = torch._foreach_div(self.exp_avg, denom)
-        torch._foreach_mul_(update, self._step_size)
+        torch._foreach_mul_(update, self._step_sizes[slot])
         torch._foreach_add_(self.params, update)
 
     @property
@@ -114,7 +119,7 @@ class Adam:
                     raise ValueError(f"moment of shape {tuple(source.shape)} for a tensor of {tuple(target.shape)}")
                 target.copy_(source)
             self.steps = int(state["step"])
-            self._step_size.zero_()  # recomputed by the next advance()
-            self._eps_hat.zero_()
+            for factor in self._step_sizes + self._eps_hats:
+                factor.zero_()  # recomputed by the next advance()
         except (KeyError, ValueError, RuntimeError, TypeError) as exc:
             raise CheckpointError(f"Adam state does not fit: {exc}") from exc

@@ -161,9 +161,10 @@ class SyncTrainer:
                     self.episodes += 1
                     obs, _ = self.env.reset(seed=loop.seed + self.episodes)
                     episode_return = 0.0
-                if len(self.replay) >= loop.update_after:
-                    for _ in range(loop.updates_per_step):
-                        last_metrics = self.learner.update(self._batch())
+                if len(self.replay) >= loop.update_after and self.step % loop.update_every_steps == 0:
+                    n_updates = loop.updates_per_step * loop.update_every_steps
+                    if n_updates:
+                        last_metrics = self.learner.update_many([self._batch() for _ in range(n_updates)])
                 evaluation = None
                 if self.step % loop.eval_every_steps == 0 or self.step == loop.total_steps:
                     evaluation = self.last_evaluation = self._evaluate()

@@ -119,3 +119,32 @@ def test_compiled_update_matches_eager(make_batch: MakeBatch) -> None:
             assert actual[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-5)
     for a, b in zip(eager.actor.parameters(), compiled.actor.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("policy_delay", [2, 3])
+def test_update_many_in_rounds_equals_one_update_at_a_time(policy_delay: int, make_batch: MakeBatch) -> None:
+    one, many = make_td3(policy_delay=policy_delay), make_td3(policy_delay=policy_delay)
+    batches = [make_batch(OBS, ACT, seed=i) for i in range(9)]
+    singles = [one.update(batch) for batch in batches]
+    many.update(batches[0])  # misaligned: the next update is critic-only, then rounds, then a leftover
+    averaged = many.update_many(batches[1:])
+    assert (many.num_updates, many.num_actor_updates) == (one.num_updates, one.num_actor_updates)
+    for module in ("actor", "critic", "actor_target", "critic_target"):
+        assert same(params(getattr(one, module)), params(getattr(many, module))), module
+    assert averaged["critic_loss"] == pytest.approx(np.mean([s["critic_loss"] for s in singles[1:]]), rel=1e-6)
+    actor_losses = [s["actor_loss"] for s in singles[1:] if "actor_loss" in s]
+    assert averaged["actor_loss"] == pytest.approx(np.mean(actor_losses), rel=1e-6)
+    assert one.critic_optimizer.steps == many.critic_optimizer.steps == 9
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch.compile itself
+def test_compiled_rounds_match_eager_updates(make_batch: MakeBatch) -> None:
+    eager, compiled = make_td3(), make_td3(compile=True)
+    batches = [make_batch(OBS, ACT, seed=i) for i in range(4)]
+    for batch in batches:
+        eager.update(batch)
+    compiled.update_many(batches)
+    for module in ("actor", "critic", "critic_target"):
+        for a, b in zip(getattr(eager, module).parameters(), getattr(compiled, module).parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

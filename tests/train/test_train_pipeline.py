@@ -81,6 +81,19 @@ def test_same_seed_same_weights(tmp_path: Path) -> None:
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
+def test_updates_every_two_steps_run_in_rounds(tmp_path: Path) -> None:
+    result = train(str(ROOT / "configs/train/pendulum_td3.yaml"), "--run-dir", str(tmp_path / "run"), "--json",
+                   *[s.replace("algo.sac", "algo.td3") for s in SMALL], "--set", "loop.update_every_steps=2")
+    assert result.returncode == 0, result.stderr
+    # Steps 100, 102, ..., 400 each run two updates (one TD3 round): 151 x 2.
+    assert json.loads(result.stdout)["updates"] == 302
+    state = torch.load(tmp_path / "run/checkpoints/latest.pt", weights_only=False)
+    assert state["learner"]["num_actor_updates"] == 151
+    bad = train(str(ROOT / "configs/train/pendulum_td3.yaml"), "--run-dir", str(tmp_path / "bad"),
+                "--set", "loop.update_every_steps=0")
+    assert bad.returncode == 2 and "update_every_steps must be positive" in bad.stderr
+
+
 def test_kill_9_then_resume_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
     run = tmp_path / "run"
     args = [str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(run), "--no-progress", *SMALL,
