@@ -42,7 +42,7 @@ class AlgoConfig:
 class LoopConfig:
     """total_steps: environment steps to train for. start_steps: uniformly random actions
     first. updates_per_step: gradient updates per environment step (the UTD ratio).
-    update_every_steps: the updates run every this many steps, ``update_every_steps x
+    update_every_steps: synchronous mode: the updates run every this many steps, ``update_every_steps x
     updates_per_step`` at once (TD3 runs them in rounds of ``policy_delay``, one compiled
     graph each: 2 makes its updates about 12 % faster). update_after: replay size before the first update. eval_every_steps / eval_episodes:
     periodic deterministic evaluation. checkpoint_every_steps: periodic checkpoints (one is
