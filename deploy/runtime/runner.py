@@ -18,6 +18,7 @@ import numpy as np
 from deploy.errors import DeployError
 from deploy.metadata import PolicyMetadata
 from deploy.runtime.policy import OnnxPolicy
+from robot_rl.realtime.gc_pauses import CollectBetweenEpisodes
 from robot_rl.envs.robot_env import RobotEnv
 
 
@@ -86,32 +87,40 @@ def run_policy(policy: OnnxPolicy, env: RobotEnv, episodes: int, max_episode_ste
     """Run ``episodes`` episodes; the caller closes the env (torque off)."""
     report = RunReport()
     action = np.zeros(policy.act_dim, dtype=np.float32)
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        total, steps, done, info = 0.0, 0, False, {}
-        previous_write = None
-        while not done:
-            t0 = time.monotonic()
-            policy(obs, out=action)
-            t1 = time.monotonic()
-            obs, reward, terminated, truncated, info = env.step(action)
-            t2 = time.monotonic()
-            t = env.timing
-            bus_and_wait = (t.write_end_s - t.write_start_s) + (t.read_end_s - t.write_end_s)
-            report.overhead_s.append((t2 - t0) - bus_and_wait)
-            report.policy_s.append(t1 - t0)
-            if previous_write is not None:
-                report.period_error_s.append(abs(t.write_start_s - previous_write - env.period_s))
-            previous_write = t.write_start_s
-            total += float(reward)
-            steps += 1
-            done = terminated or truncated or (max_episode_steps is not None and steps >= max_episode_steps)
-        if "fault" in info:
-            report.faults.append(str(info["fault"]))
-        success = bool(info.get("success", False))
-        report.returns.append(total)
-        report.successes.append(success)
-        report.lengths.append(steps)
-        if on_episode is not None:
-            on_episode(episode, total, success, steps)
+    with CollectBetweenEpisodes() as collector:  # no collector pause inside a period
+        for episode in range(episodes):
+            _run_episode(policy, env, action, report, seed + episode, max_episode_steps)
+            collector.collect()
+            if on_episode is not None:
+                on_episode(episode, report.returns[-1], report.successes[-1], report.lengths[-1])
     return report
+
+
+def _run_episode(policy: OnnxPolicy, env: RobotEnv, action: np.ndarray, report: RunReport, seed: int,
+                 max_episode_steps: int | None) -> None:
+    """One episode from ``env.reset(seed=seed)``; its figures appended to ``report``."""
+    obs, _ = env.reset(seed=seed)
+    total, steps, done, info = 0.0, 0, False, {}
+    previous_write = None
+    while not done:
+        t0 = time.monotonic()
+        policy(obs, out=action)
+        t1 = time.monotonic()
+        obs, reward, terminated, truncated, info = env.step(action)
+        t2 = time.monotonic()
+        t = env.timing
+        bus_and_wait = (t.write_end_s - t.write_start_s) + (t.read_end_s - t.write_end_s)
+        report.overhead_s.append((t2 - t0) - bus_and_wait)
+        report.policy_s.append(t1 - t0)
+        if previous_write is not None:
+            report.period_error_s.append(abs(t.write_start_s - previous_write - env.period_s))
+        previous_write = t.write_start_s
+        total += float(reward)
+        steps += 1
+        done = terminated or truncated or (max_episode_steps is not None and steps >= max_episode_steps)
+    if "fault" in info:
+        report.faults.append(str(info["fault"]))
+    success = bool(info.get("success", False))
+    report.returns.append(total)
+    report.successes.append(success)
+    report.lengths.append(steps)

@@ -31,6 +31,7 @@ import numpy as np
 from drivers.errors import DriverError
 from robot_rl.envs.robot_env import StepTiming
 from robot_rl.realtime.command_lead import CommandLead
+from robot_rl.realtime.gc_pauses import CollectBetweenEpisodes
 from robot_rl.realtime.loop_timing import TimingRecorder
 from robot_rl.realtime.os_tuning import tune_current_process
 from robot_rl.realtime.policy_snapshot import NumpyPolicy, SnapshotLayout
@@ -114,7 +115,8 @@ class ControlLoop:
             if robot is not None and hasattr(robot, "hold"):
                 watchdog = Watchdog(robot.hold, robot.torque_off, self.rt.watchdog_periods * period,
                                     self.rt.watchdog_torque_off_s, on_fire=self._watchdog_fired).start()
-            self._episodes(obs, watchdog)
+            with CollectBetweenEpisodes() as self.gc:  # no collector pause inside a period
+                self._episodes(obs, watchdog)
             state = ActorState.DONE
         except DriverError as exc:
             log.error("control loop: the robot failed (%s: %s); motors made safe, stopping", type(exc).__name__, exc)
@@ -206,6 +208,7 @@ class ControlLoop:
             # No commands on purpose here (bookkeeping, waiting, a scripted reset motion on hardware).
             with watchdog.suspended() if watchdog is not None else contextlib.nullcontext():
                 self._end_episode(episode_return, info, evaluating)
+                log.debug("garbage collection between episodes: %.2f ms", self.gc.collect() * 1e3)
                 if self._should_stop():
                     return
                 self._wait_for_learner()
