@@ -2,9 +2,9 @@
 
 Setting (the reference one in /work/shared/ANCHORS.md): batch 256, two hidden layers of 256,
 observation 17, action 6, twin critics, SAC with automatic temperature, TD3 with policy
-delay 2. "TD3 bf16 rounds" gives TD3 its updates two at a time (``update_many``), as the
-trainer does with ``loop.update_every_steps: 2``: each actor update and the critic update
-after it run as one compiled graph. Every variant samples its batches from a 100k-transition buffer of random data,
+delay 2. The "rounds" variants get their updates two at a time (``update_many``), as the
+trainer gives them with ``loop.update_every_steps: 2``: two updates run as one compiled graph
+(for TD3, each actor update and the critic update after it). Every variant samples its batches from a 100k-transition buffer of random data,
 as SB3's ``model.train(gradient_steps=N, batch_size=256)`` does from its replay buffer.
 
 The machine may be shared and noisy, so variants are interleaved: each round runs every
@@ -73,7 +73,7 @@ class RandomBuffer:
 
 def ours(name: str, algo: str, buffer: RandomBuffer, per_call: int = 1, **config: object) -> Variant:
     """``per_call`` > 1: updates go to ``update_many`` that many at a time, as the trainer
-    gives them with ``loop.update_every_steps: per_call`` (TD3 runs them in rounds)."""
+    gives them with ``loop.update_every_steps: per_call`` (run in rounds, one graph each)."""
     low, high = -np.ones(ACTION_DIM), np.ones(ACTION_DIM)
     if algo == "SAC":
         learner: SAC | TD3 = SAC(OBS_DIM, low, high, SACConfig(hidden_sizes=HIDDEN, batch_size=BATCH, **config))
@@ -127,6 +127,8 @@ def build_variants(names: list[str], with_sb3: bool, buffer: RandomBuffer) -> li
         "sac-eager-fp32": lambda: ours("SAC eager fp32", "SAC", buffer, compile=False),
         "sac-compiled-fp32": lambda: ours("SAC compiled fp32", "SAC", buffer, compile=True),
         "sac-compiled-bf16": lambda: ours("SAC compiled bf16", "SAC", buffer, compile=True, precision="bf16"),
+        "sac-compiled-bf16-rounds": lambda: ours("SAC bf16 rounds", "SAC", buffer, per_call=2, compile=True,
+                                                 precision="bf16"),
         "td3-eager-fp32": lambda: ours("TD3 eager fp32", "TD3", buffer, compile=False),
         "td3-compiled-fp32": lambda: ours("TD3 compiled fp32", "TD3", buffer, compile=True),
         "td3-compiled-bf16": lambda: ours("TD3 compiled bf16", "TD3", buffer, compile=True, precision="bf16"),
@@ -181,7 +183,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--updates", type=int, default=200, help="updates per variant per round")
     parser.add_argument("--variants", nargs="+", default=[
-        "sac-eager-fp32", "sac-compiled-fp32", "sac-compiled-bf16",
+        "sac-eager-fp32", "sac-compiled-fp32", "sac-compiled-bf16", "sac-compiled-bf16-rounds",
         "td3-eager-fp32", "td3-compiled-fp32", "td3-compiled-bf16", "td3-compiled-bf16-rounds"])
     parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "learner.json")

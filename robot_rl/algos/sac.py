@@ -32,10 +32,14 @@ from robot_rl.algos.gradients import grad_and_value
 from robot_rl.algos.networks import CriticEnsemble, SquashedGaussianActor
 from robot_rl.algos.normalizer import ObservationNormalizer
 from robot_rl.algos.precision import Precision, hidden_matmul_dtype
+from robot_rl.algos.rounds import update_in_rounds
 from robot_rl.algos.squashed_gaussian import squashed_sample
 from robot_rl.algos.target_networks import frozen_copy, polyak_update
 
-__all__ = ["SAC", "SACConfig", "polyak_update", "soft_target", "temperature_loss"]
+__all__ = ["ROUND_UPDATES", "SAC", "SACConfig", "polyak_update", "soft_target", "temperature_loss"]
+
+ROUND_UPDATES = 2
+"""Updates per round of ``SAC.update_many``: one compiled graph runs them one after the other."""
 
 
 @dataclass(frozen=True)
@@ -192,15 +196,18 @@ class SAC:
         self._critic_params = dict(self.critic.named_parameters())
         self._critic_param_list = list(self._critic_params.values())
         self._target_params = list(self.critic_target.parameters())
-        self.actor_optimizer = Adam(list(self._actor_params.values()), config.actor_lr)
-        self.critic_optimizer = Adam(list(self._critic_params.values()), config.critic_lr)
-        self.alpha_optimizer = Adam([self.log_alpha], config.alpha_lr) if config.auto_alpha else None
+        # One slot per update of a round (update_many): a round's graph applies them in turn.
+        self.actor_optimizer = Adam(list(self._actor_params.values()), config.actor_lr, slots=ROUND_UPDATES)
+        self.critic_optimizer = Adam(list(self._critic_params.values()), config.critic_lr, slots=ROUND_UPDATES)
+        self.alpha_optimizer = Adam([self.log_alpha], config.alpha_lr, slots=ROUND_UPDATES) if config.auto_alpha \
+            else None
         self.num_updates = 0
         self.num_actor_updates = 0
         self._generator = torch.Generator(self.device).manual_seed(config.seed)
         self._act_generator = torch.Generator(self.device).manual_seed(config.seed + 1)
         self._hidden_dtype = hidden_matmul_dtype(config.precision)
         self._step = CompiledStep(self._step_eager, config.compile)
+        self._round = CompiledStep(self._round_eager, config.compile)
 
     @property
     def alpha(self) -> float:
@@ -214,35 +221,62 @@ class SAC:
         ``actor_loss``, ``alpha`` (the value used in this update), ``entropy`` (``-mean log_prob``)
         and, with ``auto_alpha``, ``alpha_loss`` when the actor was updated.
         """
-        cfg = self.config
-        obs, action, reward, next_obs, done, discount = batch
-        if self.normalizer is not None:
-            obs, next_obs = self.normalizer(obs), self.normalizer(next_obs)
-        update_actor = self.num_updates % cfg.actor_update_interval == 0
-        update_target = self.num_updates % cfg.target_update_interval == 0
-        next_noise = self._noise(len(next_obs))
-        noise = self._noise(len(obs)) if update_actor else None
-        for optimizer in self._optimizers(update_actor):
-            optimizer.advance()  # outside the (compiled) step: see Adam.advance
-        values = self._step(obs, action, reward, next_obs, done, discount, next_noise, noise,
-                            self.sample_critic_subset(), update_actor, update_target)
-        self.num_updates += 1
-        self.num_actor_updates += int(update_actor)
-        names = ["critic_loss", "q_mean"]
-        if update_actor:
-            names += ["actor_loss", "alpha", "entropy"] + (["alpha_loss"] if cfg.auto_alpha else [])
+        names, inputs = self._prepare(batch, 0)
+        values = self._step(*inputs)
+        self._count(names)
         # One conversion for all metrics rather than one .item() each.
         return dict(zip(names, values.tolist()))
 
     def update_many(self, batches: Sequence[Batch]) -> dict[str, float]:
-        """``update`` on each batch in turn; returns each metric averaged over the updates that reported it."""
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        for batch in batches:
-            for key, value in self.update(batch).items():
-                sums[key] = sums.get(key, 0.0) + value
-                counts[key] = counts.get(key, 0) + 1
-        return {key: sums[key] / counts[key] for key in sums}
+        """``update`` on each batch in turn; returns each metric averaged over the updates that reported it.
+
+        The updates run in rounds of ``ROUND_UPDATES``: one (compiled) graph for the round.
+        Same arithmetic, same random numbers, same order as one ``update`` each; a round pays
+        the per-call cost (Python, guards, the graph's entry) once (docs/training.md, Speed).
+        """
+        return update_in_rounds(batches, ROUND_UPDATES, lambda: True, self.update, self._update_round)
+
+    def _prepare(self, batch: Batch, slot: int) -> tuple[list[str], tuple[Any, ...]]:
+        """The metric names and the ``_step_eager`` arguments of the update ``slot`` places after
+        the ones done so far: observations normalised, the noise and critic subset drawn from
+        the learner's generator and the optimisers advanced into ``slot``, all outside any
+        compiled graph."""
+        cfg = self.config
+        index = self.num_updates + slot
+        obs, action, reward, next_obs, done, discount = batch
+        if self.normalizer is not None:
+            obs, next_obs = self.normalizer(obs), self.normalizer(next_obs)
+        update_actor = index % cfg.actor_update_interval == 0
+        update_target = index % cfg.target_update_interval == 0
+        next_noise = self._noise(len(next_obs))
+        noise = self._noise(len(obs)) if update_actor else None
+        for optimizer in self._optimizers(update_actor):
+            optimizer.advance(slot)  # outside the (compiled) step: see Adam.advance
+        names = ["critic_loss", "q_mean"]
+        if update_actor:
+            names += ["actor_loss", "alpha", "entropy"] + (["alpha_loss"] if cfg.auto_alpha else [])
+        return names, (obs, action, reward, next_obs, done, discount, next_noise, noise, self.sample_critic_subset(),
+                       update_actor, update_target, slot)
+
+    def _count(self, names: list[str]) -> None:
+        self.num_updates += 1
+        self.num_actor_updates += int("actor_loss" in names)
+
+    def _update_round(self, batches: Sequence[Batch]) -> list[dict[str, float]]:
+        """Consecutive updates as one call of the round graph."""
+        prepared = [self._prepare(batch, slot) for slot, batch in enumerate(batches)]
+        values = self._round(tuple(inputs for _, inputs in prepared)).tolist()
+        results = []
+        for names, _ in prepared:
+            results.append(dict(zip(names, values[:len(names)])))
+            values = values[len(names):]
+            self._count(names)
+        return results
+
+    def _round_eager(self, inputs: tuple[tuple[Any, ...], ...]) -> torch.Tensor:
+        """``_step_eager`` for each update of a round in turn (what ``compile`` compiles);
+        returns all their metrics in one tensor."""
+        return torch.cat([self._step_eager(*step_inputs) for step_inputs in inputs])
 
     def _optimizers(self, update_actor: bool) -> list[Adam]:
         if not update_actor:
@@ -275,14 +309,16 @@ class SAC:
 
     def _step_eager(self, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, next_obs: torch.Tensor,
                     done: torch.Tensor, discount: torch.Tensor, next_noise: torch.Tensor, noise: torch.Tensor | None,
-                    members: torch.Tensor | None, update_actor: bool, update_target: bool) -> torch.Tensor:
-        """The whole update as one function of tensors (what ``compile`` compiles); returns the metrics stacked."""
+                    members: torch.Tensor | None, update_actor: bool, update_target: bool, slot: int = 0
+                    ) -> torch.Tensor:
+        """The whole update as one function of tensors (what ``compile`` compiles); returns the
+        metrics stacked. ``slot``: the optimisers' slot (see ``Adam``) this update applies."""
         target = self.compute_target(next_obs, reward, done, discount, next_noise, members)
         grads, (loss, q_mean) = grad_and_value(self._critic_loss, self._critic_params, obs, action, target)
-        self.critic_optimizer.apply(list(grads.values()))
+        self.critic_optimizer.apply(list(grads.values()), slot)
         metrics = [loss, q_mean]
         if update_actor and noise is not None:
-            metrics += self._actor_step(obs, noise)
+            metrics += self._actor_step(obs, noise, slot)
         if update_target:
             polyak_update(self._target_params, self._critic_param_list, self.config.tau)
         return torch.stack(metrics)
@@ -295,15 +331,15 @@ class SAC:
         q = q.amin(dim=0) if self.config.actor_q_reduction == "min" else q.mean(dim=0)
         return (alpha * log_prob - q).mean(), log_prob
 
-    def _actor_step(self, obs: torch.Tensor, noise: torch.Tensor) -> list[torch.Tensor]:
+    def _actor_step(self, obs: torch.Tensor, noise: torch.Tensor, slot: int) -> list[torch.Tensor]:
         alpha = self.log_alpha.exp()
         grads, (loss, log_prob) = grad_and_value(self._actor_loss, self._actor_params, obs, noise, alpha)
-        self.actor_optimizer.apply(list(grads.values()))
+        self.actor_optimizer.apply(list(grads.values()), slot)
         metrics = [loss, alpha, -log_prob.mean()]
         if self.alpha_optimizer is not None:
             alpha_grads, (alpha_loss, _) = grad_and_value(self._temperature_loss, {"log_alpha": self.log_alpha},
                                                           log_prob)
-            self.alpha_optimizer.apply([alpha_grads["log_alpha"]])
+            self.alpha_optimizer.apply([alpha_grads["log_alpha"]], slot)
             metrics.append(alpha_loss)
         return metrics
 

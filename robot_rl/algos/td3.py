@@ -22,6 +22,7 @@ from robot_rl.algos.gradients import grad_and_value
 from robot_rl.algos.networks import CriticEnsemble, DeterministicActor
 from robot_rl.algos.normalizer import ObservationNormalizer
 from robot_rl.algos.precision import Precision, hidden_matmul_dtype
+from robot_rl.algos.rounds import update_in_rounds
 from robot_rl.algos.target_networks import frozen_copy, polyak_update
 
 __all__ = ["TD3", "TD3Config", "clipped_double_q_target", "smoothed_target_action"]
@@ -182,21 +183,8 @@ class TD3:
         (TD3 updates/s +12 % in rounds of 2; docs/training.md, Speed).
         """
         delay = self.config.policy_delay
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        i = 0
-        while i < len(batches):
-            if delay > 1 and self.num_updates % delay == 0 and len(batches) - i >= delay:
-                results = self._update_round(batches[i:i + delay])
-                i += delay
-            else:
-                results = [self.update(batches[i])]
-                i += 1
-            for result in results:
-                for key, value in result.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                    counts[key] = counts.get(key, 0) + 1
-        return {key: sums[key] / counts[key] for key in sums}
+        return update_in_rounds(batches, delay, lambda: self.num_updates % delay == 0, self.update,
+                                self._update_round)
 
     def _step_inputs(self, batch: Batch) -> tuple[torch.Tensor, ...]:
         """What ``_step_eager`` takes for one update: the batch (observations normalised) and its

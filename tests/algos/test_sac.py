@@ -181,3 +181,19 @@ def test_compiled_update_matches_eager(variant: str, make_batch: MakeBatch) -> N
     for a, b in zip(eager.actor.parameters(), compiled.actor.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
+
+
+@pytest.mark.parametrize("overrides", [{}, {"actor_update_interval": 2, "target_update_interval": 3},
+                                       {"n_critics": 4, "critic_subset": 2}, {"auto_alpha": False}])
+def test_update_many_in_rounds_equals_one_update_at_a_time(overrides: dict, make_batch: MakeBatch) -> None:
+    one, many = make_sac(**overrides), make_sac(**overrides)
+    batches = [make_batch(OBS, ACT, seed=i) for i in range(7)]  # three rounds of two and a leftover
+    singles = [one.update(batch) for batch in batches]
+    averaged = many.update_many(batches)
+    assert (many.num_updates, many.num_actor_updates) == (one.num_updates, one.num_actor_updates)
+    for module in ("actor", "critic", "critic_target"):
+        assert same(params(getattr(one, module)), params(getattr(many, module))), module
+    assert torch.equal(one.log_alpha, many.log_alpha)
+    for key in averaged:
+        expected = np.mean([s[key] for s in singles if key in s])
+        assert averaged[key] == pytest.approx(expected, rel=1e-6), key
