@@ -4,12 +4,14 @@ Setting (the reference one in /work/shared/ANCHORS.md): batch 256, two hidden la
 observation 17, action 6, twin critics, SAC with automatic temperature, TD3 with policy
 delay 2. The "rounds" variants get their updates two at a time (``update_many``), as the
 trainer gives them with ``loop.update_every_steps: 2``: two updates run as one compiled graph
-(for TD3, each actor update and the critic update after it). Every variant samples its batches from a 100k-transition buffer of random data,
-as SB3's ``model.train(gradient_steps=N, batch_size=256)`` does from its replay buffer.
+(for TD3, each actor update and the critic update after it). Every variant samples its
+batches from a 100k-transition buffer of random data, as SB3's ``model.train(gradient_steps=N, batch_size=256)`` does from its replay buffer.
 
-The machine may be shared and noisy, so variants are interleaved: each round runs every
-variant once for ``--updates`` updates, and the table reports the median and the best
-round of each. Ratios to SB3 use the medians of the same run. For one thread the CPU time
+Each variant runs in a process of its own (a second compiled learner in the same process
+would find its graphs in dynamo's cache behind the first one's and pay for the lookup). The
+machine may be shared and noisy, so the variants take turns: each round runs every variant
+once for ``--updates`` updates, one process at a time, and the table reports the median and
+the best round of each. Ratios to SB3 use the medians of the same run. For one thread the CPU time
 of the calling thread is recorded as well (it excludes time spent descheduled).
 
 Usage: python bench/learner.py [--threads 1 2] [--rounds 5] [--updates 200] [--no-sb3]
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import platform
 import statistics
@@ -28,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -122,40 +126,67 @@ def sb3(algo: str, buffer: RandomBuffer) -> Variant:
     return Variant(f"SB3 {algo}", algo, lambda n: model.train(gradient_steps=n, batch_size=BATCH), setup_s)
 
 
-def build_variants(names: list[str], with_sb3: bool, buffer: RandomBuffer) -> list[Variant]:
-    table = {
-        "sac-eager-fp32": lambda: ours("SAC eager fp32", "SAC", buffer, compile=False),
-        "sac-compiled-fp32": lambda: ours("SAC compiled fp32", "SAC", buffer, compile=True),
-        "sac-compiled-bf16": lambda: ours("SAC compiled bf16", "SAC", buffer, compile=True, precision="bf16"),
-        "sac-compiled-bf16-rounds": lambda: ours("SAC bf16 rounds", "SAC", buffer, per_call=2, compile=True,
-                                                 precision="bf16"),
-        "td3-eager-fp32": lambda: ours("TD3 eager fp32", "TD3", buffer, compile=False),
-        "td3-compiled-fp32": lambda: ours("TD3 compiled fp32", "TD3", buffer, compile=True),
-        "td3-compiled-bf16": lambda: ours("TD3 compiled bf16", "TD3", buffer, compile=True, precision="bf16"),
-        "td3-compiled-bf16-rounds": lambda: ours("TD3 bf16 rounds", "TD3", buffer, per_call=2, compile=True,
-                                                 precision="bf16"),
-    }
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        raise SystemExit(f"unknown variants {unknown}; choose from {sorted(table)}")
-    variants = [table[n]() for n in names]
-    if with_sb3:
-        variants += [sb3("SAC", buffer), sb3("TD3", buffer)]
-    return variants
+VARIANTS: dict[str, Callable[[RandomBuffer], Variant]] = {
+    "sac-eager-fp32": lambda b: ours("SAC eager fp32", "SAC", b, compile=False),
+    "sac-compiled-fp32": lambda b: ours("SAC compiled fp32", "SAC", b, compile=True),
+    "sac-compiled-bf16": lambda b: ours("SAC compiled bf16", "SAC", b, compile=True, precision="bf16"),
+    "sac-compiled-bf16-rounds": lambda b: ours("SAC bf16 rounds", "SAC", b, per_call=2, compile=True,
+                                               precision="bf16"),
+    "td3-eager-fp32": lambda b: ours("TD3 eager fp32", "TD3", b, compile=False),
+    "td3-compiled-fp32": lambda b: ours("TD3 compiled fp32", "TD3", b, compile=True),
+    "td3-compiled-bf16": lambda b: ours("TD3 compiled bf16", "TD3", b, compile=True, precision="bf16"),
+    "td3-compiled-bf16-rounds": lambda b: ours("TD3 bf16 rounds", "TD3", b, per_call=2, compile=True,
+                                               precision="bf16"),
+    "sb3-sac": lambda b: sb3("SAC", b),
+    "sb3-td3": lambda b: sb3("TD3", b),
+}
 
 
-def measure(threads: int, names: list[str], rounds: int, updates: int, with_sb3: bool) -> list[Variant]:
+def _worker(key: str, threads: int, conn: Connection) -> None:
+    """One variant in a process of its own: set up, report, then time ``n`` updates per request."""
     torch.set_num_threads(threads)
-    buffer = RandomBuffer()
-    variants = build_variants(names, with_sb3, buffer)
-    for variant in variants:  # one untimed round: steady state before timing
-        variant.run(max(updates // 4, 1))
-    for _ in range(rounds):
-        for variant in variants:
-            wall, cpu = time.perf_counter(), time.thread_time()
-            variant.run(updates)
-            variant.rounds.append(updates / (time.perf_counter() - wall))
-            variant.cpu_rounds.append(updates / (time.thread_time() - cpu))
+    variant = VARIANTS[key](RandomBuffer())
+    conn.send((variant.name, variant.algo, variant.setup_s))
+    while (n := conn.recv()) is not None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        variant.run(n)
+        conn.send((n / (time.perf_counter() - wall), n / (time.thread_time() - cpu)))
+
+
+def measure(threads: int, keys: list[str], rounds: int, updates: int) -> list[Variant]:
+    """Each variant in its own process (compiled graphs, dynamo's caches and allocators never
+    shared: a second learner in one process would look its graphs up behind the first's),
+    set up one after the other, then timed in turns: one process works at a time."""
+    context = mp.get_context("spawn")
+    workers, variants = [], []
+    try:
+        for key in keys:
+            parent, child = context.Pipe()
+            process = context.Process(target=_worker, args=(key, threads, child), daemon=True)
+            process.start()
+            workers.append((process, parent))
+            name, algo, setup_s = parent.recv()
+            variants.append(Variant(name, algo, lambda n: None, setup_s))
+            print(f"  {name}: ready ({setup_s:.1f} s)", file=sys.stderr, flush=True)
+        for _, conn in workers:  # one untimed round: steady state before timing
+            conn.send(max(updates // 4, 1))
+            conn.recv()
+        for r in range(rounds):
+            for variant, (_, conn) in zip(variants, workers):
+                conn.send(updates)
+                rate, cpu_rate = conn.recv()
+                variant.rounds.append(rate)
+                variant.cpu_rounds.append(cpu_rate)
+            print(f"  round {r + 1} of {rounds} done", file=sys.stderr, flush=True)
+    finally:
+        for process, conn in workers:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
     return variants
 
 
@@ -189,9 +220,13 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "learner.json")
     args = parser.parse_args()
 
+    unknown = [v for v in args.variants if v not in VARIANTS or v.startswith("sb3-")]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; choose from {sorted(k for k in VARIANTS if 'sb3' not in k)}")
+    keys = args.variants + ([] if args.no_sb3 else ["sb3-sac", "sb3-td3"])
     rows: list[dict[str, object]] = []
     for threads in args.threads:
-        rows += summarise(threads, measure(threads, args.variants, args.rounds, args.updates, not args.no_sb3))
+        rows += summarise(threads, measure(threads, keys, args.rounds, args.updates))
 
     header = f"{'variant':<20} {'threads':>7} {'median upd/s':>12} {'best':>7} {'cpu-time':>8} {'x SB3':>6} {'setup s':>7}"
     print(header)
