@@ -33,6 +33,11 @@ class RunDir:
         return self.checkpoints / "latest.pt"
 
     @property
+    def best_checkpoint(self) -> Path:
+        """The policy of the best periodic evaluation so far (what the pipeline exports)."""
+        return self.checkpoints / "best.pt"
+
+    @property
     def replay(self) -> Path:
         return self.root / "replay"
 

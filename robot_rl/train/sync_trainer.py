@@ -99,6 +99,7 @@ class SyncTrainer:
         self.restored_transitions = 0
         self.lost_transitions = 0
         self.last_evaluation: Evaluation | None = None
+        self.best_saved: dict[str, Any] | None = None  # the evaluation behind checkpoints/best.pt
         if resume:
             self._resume()
         self.metrics = MetricsWriter(run.metrics, run.tensorboard)
@@ -114,7 +115,23 @@ class SyncTrainer:
         save_checkpoint(self.run.latest_checkpoint, state)
         return self.run.latest_checkpoint
 
+    def save_best(self, evaluation: Evaluation) -> None:
+        """Keep the policy (actor and observation normaliser) of ``evaluation`` in
+        ``checkpoints/best.pt`` if it beats the one there: the file ``robot-rl export`` reads
+        like any checkpoint, with the evaluation and its step beside it."""
+        if self.best_saved is not None and evaluation.mean_return <= self.best_saved["mean_return"]:
+            return
+        learner = self.learner.state_dict()
+        self.best_saved = {"step": self.step, "mean_return": evaluation.mean_return,
+                           "success_rate": evaluation.success_rate, "episodes": len(evaluation.returns)}
+        save_checkpoint(self.run.best_checkpoint, {
+            "learner": {"actor": learner["actor"], "normalizer": learner["normalizer"]},
+            "algorithm": self.config.algo.name, "step": self.step, "evaluation": self.best_saved,
+            "config": self.config.to_dict(), "metadata": self.policy_metadata})
+
     def _resume(self) -> None:
+        if self.run.best_checkpoint.exists():
+            self.best_saved = dict(load_checkpoint(self.run.best_checkpoint)["evaluation"])
         state = load_checkpoint(self.run.latest_checkpoint)
         self.learner.load_state_dict(state["learner"])
         self.step = int(state["step"])
@@ -170,6 +187,7 @@ class SyncTrainer:
                     evaluation = self.last_evaluation = self._evaluate()
                     if best is None or evaluation.mean_return > best.mean_return:
                         best = evaluation
+                    self.save_best(evaluation)
                 if self.step % loop.checkpoint_every_steps == 0:
                     self.checkpoint()
                 if self.step % loop.log_every_steps == 0 or evaluation is not None:
@@ -223,7 +241,9 @@ class SyncTrainer:
                 "last_eval_return": self.last_evaluation.mean_return if self.last_evaluation else None,
                 "last_eval_success_rate": self.last_evaluation.success_rate if self.last_evaluation else None,
                 "restored_transitions": self.restored_transitions, "lost_transitions": self.lost_transitions,
-                "checkpoint": str(self.run.latest_checkpoint)}
+                "checkpoint": str(self.run.latest_checkpoint),
+                "best_checkpoint": str(self.run.best_checkpoint) if self.best_saved else None,
+                "best_checkpoint_step": self.best_saved["step"] if self.best_saved else None}
 
     def close(self) -> None:
         self.metrics.close()

@@ -14,6 +14,7 @@ import pytest
 import torch
 import yaml
 
+from deploy.export.checkpoint import load_policy_from_checkpoint
 from drivers.config import ConfigError
 from robot_rl.train.config import load_train_config
 
@@ -65,9 +66,34 @@ def test_run_writes_everything_and_refuses_to_overwrite(tmp_path: Path) -> None:
         assert (run / path).exists(), path
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("eval/mean_return" in r for r in rows) and any("learner/critic_loss" in r for r in rows)
+    # checkpoints/best.pt: the policy of the best evaluation, exportable like any checkpoint
+    evaluations = {r["step"]: r["eval/mean_return"] for r in rows if "eval/mean_return" in r}
+    best_step = max(evaluations, key=evaluations.get)
+    assert summary["best_checkpoint_step"] == best_step
+    best = torch.load(run / "checkpoints/best.pt", weights_only=True)
+    assert best["step"] == best_step and best["evaluation"]["mean_return"] == evaluations[best_step]
+    assert load_policy_from_checkpoint(run / "checkpoints/best.pt").actor is not None
     assert yaml.safe_load((run / "config.yaml").read_text())["loop"]["total_steps"] == 400
     again = train(str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(run), *SMALL)
     assert again.returncode == 2 and "already holds a run" in again.stderr
+
+
+@pytest.mark.slow
+def test_pipeline_trains_exports_the_best_policy_and_runs_it(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "robot_rl.cli.main", "pipeline", str(ROOT / "configs/train/so101_reach_sac.yaml"),
+         "--run-dir", str(run), "--episodes", "1", "--set", "loop.total_steps=600", "--set", "loop.start_steps=100",
+         "--set", "loop.update_after=100", "--set", "loop.eval_every_steps=200", "--set", "loop.eval_episodes=1",
+         "--set", "algo.sac.compile=false", "--set", "algo.sac.hidden_sizes=[32,32]"],
+        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert f"the best evaluation's, step {summary['best_checkpoint_step']}" in result.stderr
+    report = json.loads((run / "pipeline.json").read_text())
+    assert report["export"]["checkpoint"].endswith("best.pt")
+    assert report["virtual"]["episodes"] == report["twin"]["episodes"] == 1
+    assert "virtual hardware     success" in result.stdout and "twin                 success" in result.stdout
 
 
 def test_same_seed_same_weights(tmp_path: Path) -> None:
