@@ -89,7 +89,7 @@ def test_pipeline_trains_exports_the_best_policy_and_runs_it(tmp_path: Path) -> 
         capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((run / "summary.json").read_text())
-    assert f"the best evaluation's, step {summary['best_checkpoint_step']}" in result.stderr
+    assert f"policy of the best evaluation (step {summary['best_checkpoint_step']})" in result.stderr
     report = json.loads((run / "pipeline.json").read_text())
     assert report["export"]["checkpoint"].endswith("best.pt")
     assert report["virtual"]["episodes"] == report["twin"]["episodes"] == 1
