@@ -79,7 +79,7 @@ def test_run_writes_everything_and_refuses_to_overwrite(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_pipeline_trains_exports_the_best_policy_and_runs_it(tmp_path: Path) -> None:
+def test_pipeline_trains_exports_and_runs_the_policy(tmp_path: Path) -> None:
     run = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "-m", "robot_rl.cli.main", "pipeline", str(ROOT / "configs/train/so101_reach_sac.yaml"),
@@ -88,10 +88,9 @@ def test_pipeline_trains_exports_the_best_policy_and_runs_it(tmp_path: Path) -> 
          "--set", "algo.sac.compile=false", "--set", "algo.sac.hidden_sizes=[32,32]"],
         capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((run / "summary.json").read_text())
-    assert f"policy of the best evaluation (step {summary['best_checkpoint_step']})" in result.stderr
+    assert json.loads((run / "summary.json").read_text())["steps"] == 600
     report = json.loads((run / "pipeline.json").read_text())
-    assert report["export"]["checkpoint"].endswith("best.pt")
+    assert report["export"]["checkpoint"].endswith("latest.pt")
     assert report["virtual"]["episodes"] == report["twin"]["episodes"] == 1
     assert "virtual hardware     success" in result.stdout and "twin                 success" in result.stdout
 
