@@ -18,8 +18,8 @@ import numpy as np
 from deploy.errors import DeployError
 from deploy.metadata import PolicyMetadata
 from deploy.runtime.policy import OnnxPolicy
-from robot_rl.realtime.gc_pauses import CollectBetweenEpisodes
 from robot_rl.envs.robot_env import RobotEnv
+from robot_rl.realtime.gc_pauses import CollectBetweenEpisodes
 
 
 class PolicyMismatchError(DeployError):

@@ -51,7 +51,6 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                    check=False)
     if not (run / "checkpoints" / "latest.pt").exists():
         raise CommandError(f"training left no checkpoint in {run}")
-    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     # The last policy, not the best-evaluated one (checkpoints/best.pt): picked on ten episodes,
     # the best one scored lower on fifty others than the last one did (66 % against 74 %).
     model = run / "export" / "policy.onnx"
@@ -63,6 +62,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     virtual = _robot_rl("deploy", str(model), "--robot", robot, "--backend", "virtual", "--episodes",
                         str(args.episodes))
     twin = _robot_rl("deploy", str(model), "--robot", robot, "--backend", "sim", "--episodes", str(args.episodes))
+    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     print()
     print(f"task                 {config.env.id} ({config.algo.name}, {summary.get('steps', '?')} steps, "
           f"{summary.get('wall_time_s', 0):.0f} s of training)")

@@ -103,7 +103,7 @@ def _run_sync(config, run, args: argparse.Namespace, source: str) -> dict:
                                         run.root / "videos" / "eval.gif", seed=config.loop.seed)
             summary["video"] = message
     except KeyboardInterrupt:
-        summary = trainer._summary(None, 0.0, True)
+        summary = trainer._summary(0.0, True)
     finally:
         if bar is not None:
             bar.close()

@@ -34,7 +34,7 @@ class RunDir:
 
     @property
     def best_checkpoint(self) -> Path:
-        """The policy of the best periodic evaluation so far (what the pipeline exports)."""
+        """The policy of the best periodic evaluation so far (synchronous mode)."""
         return self.checkpoints / "best.pt"
 
     @property

@@ -121,11 +121,12 @@ class SyncTrainer:
         like any checkpoint, with the evaluation and its step beside it."""
         if self.best_saved is not None and evaluation.mean_return <= self.best_saved["mean_return"]:
             return
-        learner = self.learner.state_dict()
+        normalizer = self.learner.normalizer
         self.best_saved = {"step": self.step, "mean_return": evaluation.mean_return,
                            "success_rate": evaluation.success_rate, "episodes": len(evaluation.returns)}
         save_checkpoint(self.run.best_checkpoint, {
-            "learner": {"actor": learner["actor"], "normalizer": learner["normalizer"]},
+            "learner": {"actor": self.learner.actor.state_dict(),
+                        "normalizer": normalizer.state_dict() if normalizer is not None else None},
             "algorithm": self.config.algo.name, "step": self.step, "evaluation": self.best_saved,
             "config": self.config.to_dict(), "metadata": self.policy_metadata})
 
@@ -155,7 +156,6 @@ class SyncTrainer:
         recent: deque[float] = deque(maxlen=20)
         window_start, window_steps = time.monotonic(), 0
         last_metrics: dict[str, float] = {}
-        best: Evaluation | None = None
         self.last_evaluation: Evaluation | None = None
         obs, _ = self.env.reset(seed=loop.seed + self.episodes)
         episode_return, started = 0.0, time.monotonic()
@@ -180,13 +180,13 @@ class SyncTrainer:
                     episode_return = 0.0
                 if len(self.replay) >= loop.update_after and self.step % loop.update_every_steps == 0:
                     n_updates = loop.updates_per_step * loop.update_every_steps
-                    if n_updates:
+                    if n_updates == 1:
+                        last_metrics = self.learner.update(self._batch())
+                    elif n_updates:
                         last_metrics = self.learner.update_many([self._batch() for _ in range(n_updates)])
                 evaluation = None
                 if self.step % loop.eval_every_steps == 0 or self.step == loop.total_steps:
                     evaluation = self.last_evaluation = self._evaluate()
-                    if best is None or evaluation.mean_return > best.mean_return:
-                        best = evaluation
                     self.save_best(evaluation)
                 if self.step % loop.checkpoint_every_steps == 0:
                     self.checkpoint()
@@ -210,7 +210,7 @@ class SyncTrainer:
             except Exception as exc:  # never mask the error that stopped training
                 log.error("could not write the final checkpoint: %s", exc)
             self.metrics.flush()
-        return self._summary(best, time.monotonic() - started, interrupted)
+        return self._summary(time.monotonic() - started, interrupted)
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
         if self.step < self.config.loop.start_steps:
@@ -232,18 +232,19 @@ class SyncTrainer:
         self.metrics.write(self.step, values)
         return evaluation
 
-    def _summary(self, best: Evaluation | None, seconds: float, interrupted: bool) -> dict[str, Any]:
+    def _summary(self, seconds: float, interrupted: bool) -> dict[str, Any]:
+        best = self.best_saved
         return {"run_dir": str(self.run.root), "env": self.config.env.id, "algo": self.config.algo.name,
                 "steps": self.step, "episodes": self.episodes, "updates": self.learner.num_updates,
                 "wall_time_s": seconds, "interrupted": interrupted,
-                "best_eval_return": best.mean_return if best else None,
-                "best_eval_success_rate": best.success_rate if best else None,
+                "best_eval_return": best["mean_return"] if best else None,
+                "best_eval_success_rate": best["success_rate"] if best else None,
                 "last_eval_return": self.last_evaluation.mean_return if self.last_evaluation else None,
                 "last_eval_success_rate": self.last_evaluation.success_rate if self.last_evaluation else None,
                 "restored_transitions": self.restored_transitions, "lost_transitions": self.lost_transitions,
                 "checkpoint": str(self.run.latest_checkpoint),
-                "best_checkpoint": str(self.run.best_checkpoint) if self.best_saved else None,
-                "best_checkpoint_step": self.best_saved["step"] if self.best_saved else None}
+                "best_checkpoint": str(self.run.best_checkpoint) if best else None,
+                "best_checkpoint_step": best["step"] if best else None}
 
     def close(self) -> None:
         self.metrics.close()
