@@ -72,7 +72,8 @@ def ours(port: str, protocol: str, model: str, n_motors: int, fast: bool, poll: 
     return cycle
 
 
-def dynamixel_sdk(port: str, n_motors: int) -> Callable[[], None]:
+def dynamixel_sdk(port: str, n_motors: int, fast: bool = False) -> Callable[[], None]:
+    """The SDK's GroupSyncRead (``fast``: its FAST_SYNC_READ, ``fastSyncRead``) and GroupSyncWrite."""
     import dynamixel_sdk as sdk
 
     handler = sdk.PortHandler(port)
@@ -85,8 +86,10 @@ def dynamixel_sdk(port: str, n_motors: int) -> Callable[[], None]:
     for i in ids:
         reader.addParam(i)
 
+    read = reader.fastSyncRead if fast else reader.txRxPacket
+
     def cycle() -> None:
-        if reader.txRxPacket() != sdk.COMM_SUCCESS:
+        if read() != sdk.COMM_SUCCESS:
             raise RuntimeError("dynamixel_sdk sync read failed")
         writer.clearParam()
         for i in ids:
@@ -145,7 +148,8 @@ def main() -> None:
                    ("vendor SDK", (lambda port: feetech_sdk(port, n)) if protocol == "feetech"
                     else (lambda port: dynamixel_sdk(port, n)))]
         if protocol == "dynamixel":
-            clients.insert(2, ("robot_rl fast sync read", lambda port: ours(port, protocol, model, n, True)))
+            clients += [("robot_rl fast sync read", lambda port: ours(port, protocol, model, n, True)),
+                        ("vendor SDK fast sync read", lambda port: dynamixel_sdk(port, n, fast=True))]
         times: dict[str, list[np.ndarray]] = {name: [] for name, _ in clients}
         for round_index in range(args.rounds):
             for name, make in clients:
@@ -157,8 +161,10 @@ def main() -> None:
             row = summarize(name, times[name], wire_bytes(protocol, n, fast) * 10 / BAUD)
             row["wire_time_ms"] = wire_bytes(protocol, n, fast) * 10 / BAUD * 1e3
             case["rows"].append(row)
-        sdk = next(r for r in case["rows"] if r["client"] == "vendor SDK")
+        # Each against the SDK doing the same instruction: FAST_SYNC_READ rows against the SDK's.
         for row in case["rows"]:
+            fast = "fast" in row["client"]
+            sdk = next(r for r in case["rows"] if r["client"] == "vendor SDK" + (" fast sync read" if fast else ""))
             row["speedup_vs_sdk"] = sdk["p50_ms"] / row["p50_ms"]
         results.append(case)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import ModuleType, TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -47,12 +47,12 @@ class _Group:
 
 
 @dataclass(frozen=True)
-class _SyncRead:
+class SyncReadPlan:
     """A SYNC_READ prepared once: its request packet, its replies' layout, its description."""
 
     packet: bytes
     ids: tuple[int, ...]
-    replies: SyncReplyLayout
+    replies: Any  # a SyncReplyLayout, or a protocol's own (drivers.dynamixel.fast_sync_reply)
     what: str
 
 
@@ -90,7 +90,7 @@ class MotorBus:
         # Fault bits from the last status of each motor id (hardware alerts, protections).
         self.fault_bits: dict[int, int] = {}
         # Resolved once, used every cycle: request packets and reply layouts, register layouts.
-        self._sync_reads: dict[tuple, _SyncRead] = {}
+        self._sync_reads: dict[tuple, SyncReadPlan] = {}
         self._layout_cache: dict[tuple, Register | None] = {}
         self._groups: dict[tuple, _Group] = {}
         for motor in motors:
@@ -407,20 +407,25 @@ class MotorBus:
         return np.frombuffer(b"".join(data), dtype=np.uint8).reshape(len(data), length)
 
     def _sync_read_plan(self, address: int, length: int, ids: Sequence[int],
-                        word_format: str | None = None) -> _SyncRead:
+                        word_format: str | None = None) -> SyncReadPlan:
         """The SYNC_READ of ``length`` bytes at ``address`` from ``ids``, prepared on first use;
         with ``word_format`` its replies' data come out as integers of that ``struct`` code."""
-        key = (address, length, tuple(ids), word_format)
+        key = (address, length, tuple(ids), word_format, self._sync_read_kind())
         plan = self._sync_reads.get(key)
         if plan is None:
-            ids = list(ids)
-            plan = self._sync_reads[key] = _SyncRead(
-                self.protocol.sync_read(address, length, ids), tuple(ids),
-                SyncReplyLayout(self.protocol, ids, length, word_format),
-                f"sync read of {length} bytes at address {address} from ids {ids}")
+            plan = self._sync_reads[key] = self._prepare_sync_read(address, length, list(ids), word_format)
         return plan
 
-    def _sync_read(self, plan: _SyncRead) -> tuple[bytes, ...] | tuple[int, ...]:
+    def _sync_read_kind(self) -> str:
+        """Which instruction group reads use now (a protocol may offer more than SYNC_READ)."""
+        return "sync"
+
+    def _prepare_sync_read(self, address: int, length: int, ids: list[int], word_format: str | None) -> SyncReadPlan:
+        return SyncReadPlan(self.protocol.sync_read(address, length, ids), tuple(ids),
+                         SyncReplyLayout(self.protocol, ids, length, word_format),
+                         f"sync read of {length} bytes at address {address} from ids {ids}")
+
+    def _sync_read(self, plan: SyncReadPlan) -> tuple[bytes, ...] | tuple[int, ...]:
         """One SYNC_READ transaction; the data of each reply in id order, as the plan's
         layout gives them (bytes, or integers). Nearly every cycle the replies are the
         expected packets back to back, checked and split in one pass; anything else goes to
@@ -434,6 +439,12 @@ class MotorBus:
             errors, data = split
             self._check_errors(plan.ids, errors, plan.what)
             return data
+        return self._parse_sync_replies(plan, block, deadline, timeout)
+
+    def _parse_sync_replies(self, plan: SyncReadPlan, block: bytes, deadline: float, timeout: float
+                            ) -> tuple[bytes, ...] | tuple[int, ...]:
+        """:meth:`_sync_read` when the replies are not the expected block: packet by packet."""
+        layout = plan.replies
         raws = self._split_replies(block, deadline, timeout, [layout.packet_size] * layout.n_packets,
                                    plan.ids, plan.what)
         n_params = layout.packet_size - self.status_overhead

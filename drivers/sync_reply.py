@@ -20,8 +20,8 @@ class SyncReplyLayout:
     """What the replies to a SYNC_READ of ``length`` bytes from ``ids`` look like.
 
     ``protocol`` is a packet module (``drivers.dynamixel.protocol`` or
-    ``drivers.feetech.protocol``): its ``status``, ``STATUS_OVERHEAD``, ``ERROR_OFFSET`` and
-    ``intact_status_block`` describe the packets.
+    ``drivers.feetech.protocol``): its ``status``, ``STATUS_OVERHEAD``, ``ERROR_OFFSET``,
+    ``status_head_state`` and ``intact_status_block`` describe the packets.
     """
 
     def __init__(self, protocol: ModuleType, ids: Sequence[int], length: int, word_format: str | None = None) -> None:
@@ -39,6 +39,7 @@ class SyncReplyLayout:
         self._fields = struct.Struct("<" + f"{error}sB{data}{check}x" * self.n_packets)
         self._words = None if word_format is None else struct.Struct("<" + word_format * self.n_packets)
         self._heads = tuple(protocol.status(i, 0, bytes(length))[:error] for i in ids)
+        self._head_states = tuple(protocol.status_head_state(head) for head in self._heads)
         self._intact = protocol.intact_status_block
 
     def split(self, block: bytes) -> tuple[tuple[int, ...], tuple[bytes, ...] | tuple[int, ...]] | None:
@@ -52,7 +53,7 @@ class SyncReplyLayout:
         if len(block) != self.size:
             return None
         fields = self._fields.unpack(block)
-        if fields[0::3] != self._heads or not self._intact(block, self.packet_size):
+        if fields[0::3] != self._heads or not self._intact(block, self.packet_size, self._head_states):
             return None
         return fields[1::3], fields[2::3]
 

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from drivers.bus import MotorBus
+from drivers.bus import MotorBus, SyncReadPlan
 from drivers.dynamixel import protocol
+from drivers.dynamixel.fast_sync_reply import FastSyncReplyLayout
 from drivers.dynamixel.tables import MODELS
 from drivers.errors import ConfigurationError, StatusError
 from drivers.motor import Motor, PingResult
@@ -53,27 +54,28 @@ class DynamixelBus(MotorBus):
 
         return self._with_retries(what, transaction)
 
-    def _read_register(self, reg: Register, ids: tuple[int, ...]) -> np.ndarray:
-        if self.fast_sync_read:  # one reply for all motors, cut by decode_fast_sync
-            return reg.decode_array(self.group_read(reg.address, reg.size, ids))
-        return super()._read_register(reg, ids)
+    def _sync_read_kind(self) -> str:
+        return "fast" if self.fast_sync_read else "sync"
 
-    def group_read(self, address: int, length: int, ids: Sequence[int]) -> np.ndarray:
+    def _prepare_sync_read(self, address: int, length: int, ids: list[int], word_format: str | None) -> SyncReadPlan:
         if not self.fast_sync_read:
-            return super().group_read(address, length, ids)
-        ids = list(ids)
-        what = f"fast sync read of {length} bytes at address {address} from ids {ids}"
+            return super()._prepare_sync_read(address, length, ids, word_format)
+        return SyncReadPlan(protocol.fast_sync_read(address, length, ids), tuple(ids),
+                         FastSyncReplyLayout(ids, length, word_format),
+                         f"fast sync read of {length} bytes at address {address} from ids {ids}")
 
-        def transaction() -> np.ndarray:
-            self._send(protocol.fast_sync_read(address, length, ids))
-            raw = self._receive([protocol.fast_sync_size(length, len(ids))], [protocol.BROADCAST_ID], what)[0]
-            out = np.empty((len(ids), length), dtype=np.uint8)
-            for i, (motor_id, (error, data)) in enumerate(zip(ids, protocol.decode_fast_sync(raw, ids, length))):
-                self._check_error(error, motor_id, what)
-                out[i] = np.frombuffer(data, dtype=np.uint8)
-            return out
-
-        return self._with_retries(what, transaction)
+    def _parse_sync_replies(self, plan: SyncReadPlan, block: bytes, deadline: float, timeout: float
+                            ) -> tuple[bytes, ...] | tuple[int, ...]:
+        layout = plan.replies
+        if not isinstance(layout, FastSyncReplyLayout):
+            return super()._parse_sync_replies(plan, block, deadline, timeout)
+        # One packet from the broadcast id; decode_fast_sync says what is wrong with it.
+        raw = self._split_replies(block, deadline, timeout, [layout.size], [protocol.BROADCAST_ID], plan.what)[0]
+        params = []
+        for motor_id, (error, data) in zip(plan.ids, protocol.decode_fast_sync(raw, plan.ids, layout.length)):
+            self._check_error(error, motor_id, plan.what)
+            params.append(data)
+        return layout.data_of(params)
 
     def _read_block_per_motor(self, motors: Sequence[Motor], registers: Sequence[str]) -> dict[str, np.ndarray]:
         """Mixed models with registers at different addresses: one BULK_READ."""

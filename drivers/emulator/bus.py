@@ -52,7 +52,10 @@ from drivers.registers import ControlTable
 log = logging.getLogger(__name__)
 
 BITS_PER_BYTE = 10  # 8N1
-SPIN_S = 0.0003  # sleep until this close to a reply's time, then spin: sleep overshoots ~60 us
+# Sleep until this close to a reply's time, then spin. A sleep usually overshoots by about
+# 60 us, but on a virtual machine whose cores are all idle (the client asleep as well) one
+# in eight overshot by 0.6 ms with 0.3 ms here, and the reply came that late (bench/bus.py).
+SPIN_S = 0.001
 READ_CHUNK = 65536
 
 

@@ -176,11 +176,19 @@ def status(motor_id: int, error: int, params: bytes = b"") -> bytes:
     return packet(motor_id, error, params)
 
 
-def intact_status_block(block: bytes, size: int) -> bool:
-    """Whether every ``size``-byte packet of ``block`` (whole status packets back to back)
-    carries the right checksum; :func:`decode` for a block of equal-size packets.
+def status_head_state(head: bytes) -> int:
+    """The checksum's sum over a status packet's fixed head (the bytes before the error
+    byte, from the id on), for :func:`intact_status_block` to carry on from."""
+    return sum(head[2:])
+
+
+def intact_status_block(block: bytes, size: int, head_states: Sequence[int]) -> bool:
+    """Whether every ``size``-byte packet of ``block`` (whole status packets back to back,
+    their heads already compared with the expected ones, whose :func:`status_head_state` are
+    ``head_states``) carries the right checksum; :func:`decode` for a block of equal-size packets.
 
     ``CHK = ~(ID + LEN + ... ) & 0xFF``, so the bytes from ID to CHK sum to 0xFF (mod 256).
     A few small sums in plain Python: cheaper than array operations for a bus's dozen packets.
     """
-    return all(sum(block[start + 2:start + size]) & 0xFF == 0xFF for start in range(0, len(block), size))
+    return all((sum(block[start + ERROR_OFFSET:start + size]) + head) & 0xFF == 0xFF
+               for start, head in zip(range(0, len(block), size), head_states))

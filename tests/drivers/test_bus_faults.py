@@ -17,8 +17,9 @@ CASES = {"dynamixel": "XM430-W350", "feetech": "STS3215"}
 TRANSACTIONS = 10_000
 
 
-@pytest.mark.parametrize("protocol", sorted(CASES))
-def test_ten_thousand_noisy_transactions_never_return_a_corrupted_value(protocol: str) -> None:
+@pytest.mark.parametrize("protocol,fast", [("dynamixel", False), ("dynamixel", True), ("feetech", False)],
+                         ids=["dynamixel", "dynamixel-fast-sync-read", "feetech"])
+def test_ten_thousand_noisy_transactions_never_return_a_corrupted_value(protocol: str, fast: bool) -> None:
     model = CASES[protocol]
     ids = (1, 2, 3)
     # Distinct known positions, torque off, so the true values never change.
@@ -28,7 +29,9 @@ def test_ten_thousand_noisy_transactions_never_return_a_corrupted_value(protocol
     outcomes: collections.Counter[str] = collections.Counter()
     with VirtualBus(protocol, specs, faults=faults) as virtual:
         truth = np.array([virtual.read_register(i, "present_position") for i in ids])
-        with make_bus(protocol, virtual.port, motors, retries=2, return_delay_s=0.0, timeout_margin_s=0.005) as bus:
+        extra = {"fast_sync_read": True} if fast else {}
+        with make_bus(protocol, virtual.port, motors, retries=2, return_delay_s=0.0, timeout_margin_s=0.005,
+                      **extra) as bus:
             for _ in range(TRANSACTIONS):
                 try:
                     values = bus.read_raw("present_position")
@@ -39,9 +42,9 @@ def test_ten_thousand_noisy_transactions_never_return_a_corrupted_value(protocol
                 outcomes["ok"] += 1
             stats = dict(bus.stats)
         emulated = virtual.stats
-    print(f"\n{protocol}: {TRANSACTIONS} sync reads of 3 motors; emulator corrupted {emulated.corrupted} and "
+    print(f"\n{protocol}: {TRANSACTIONS} {'fast ' if fast else ''}sync reads of 3 motors; emulator corrupted {emulated.corrupted} and "
           f"dropped {emulated.dropped} replies; bus: {stats}; outcomes: {dict(outcomes)}")
-    assert emulated.corrupted > 100 and emulated.dropped > 100  # the faults really happened
+    assert emulated.corrupted > 50 and emulated.dropped > 50  # the faults really happened (about 1 % of replies)
     assert outcomes["ok"] + sum(v for k, v in outcomes.items() if k != "ok") == TRANSACTIONS
     assert stats["retries"] >= emulated.dropped  # each drop cost a retry (or a failure)
     assert outcomes["ok"] >= 0.97 * TRANSACTIONS  # retries cure nearly everything (a loaded machine adds timeouts)

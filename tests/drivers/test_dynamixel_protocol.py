@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from drivers.dynamixel import protocol as p
@@ -24,6 +26,30 @@ def test_manual_examples() -> None:
 def test_crc_check_value() -> None:
     # CRC-16/BUYPASS check value for the ASCII string "123456789".
     assert p.crc16(b"123456789") == 0xFEE8
+
+
+def _crc_bit_by_bit(data: bytes, crc: int = 0) -> int:
+    """The CRC as the polynomial division it is: one bit at a time, no table."""
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def test_crc_two_bytes_per_step_equals_the_bitwise_division_at_every_length() -> None:
+    rng = random.Random(0)
+    for n in range(0, 70):
+        for _ in range(5):
+            data = bytes(rng.randrange(256) for _ in range(n))
+            start = rng.randrange(1 << 16)  # carrying on from an earlier CRC
+            expected = _crc_bit_by_bit(data, start)
+            assert p.crc16(data, start) == expected, f"{n} bytes"
+            assert p.crc16(bytearray(data), start) == p.crc16(memoryview(data), start) == expected
+            cut = rng.randrange(n + 1)
+            assert p.crc16(data[cut:], p.crc16(data[:cut], start)) == expected
+            field = bytes([expected & 0xFF, expected >> 8])
+            assert p.crc16_past_field(expected) == _crc_bit_by_bit(field, expected)
 
 
 def test_stuffing_round_trip_and_length() -> None:
