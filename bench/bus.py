@@ -7,8 +7,10 @@ and for the vendor's SDK doing the same cycle in the same run, against the wire-
 each round runs every client for ``--cycles`` cycles on a fresh emulator, and the table gives
 the median over rounds (p99 over all cycles). Ours runs twice: as shipped (it sleeps until
 just before a reply is due, then polls) and polling the whole wait as the SDKs do
-(``SerialTransport(spin_s=...)`` longer than the wait). Prints a table and writes
-bench/results/bus.json.
+(``SerialTransport(spin_s=math.inf)``, a robot config's ``poll_replies: true``). On the 9 XM430 both our bus and the SDK
+also run the cycle with FAST_SYNC_READ, each row compared with the SDK doing the same. The
+client's CPU time per cycle is recorded too: the share of a core the bus leaves to nothing
+else. Prints a table and writes bench/results/bus.json.
 
     python bench/bus.py [--cycles 2000] [--rounds 3]
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +35,6 @@ from drivers.transport import SerialTransport
 from virtual_bus_process import VirtualBusProcess  # noqa: E402  (bench/ is the script's folder)
 
 BAUD = 1_000_000
-POLL_WHOLE_WAIT_S = 0.05  # longer than any wait here: never sleep
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -49,21 +51,24 @@ def wire_bytes(protocol: str, n: int, fast: bool = False) -> int:
     return read + write
 
 
-def time_cycles(cycle: Callable[[], None], n: int) -> np.ndarray:
+def time_cycles(cycle: Callable[[], None], n: int) -> tuple[np.ndarray, float]:
+    """Each cycle's wall time (s), and the client's CPU time per cycle (s): what it leaves
+    for the rest of a robot's small computer."""
     for _ in range(50):
         cycle()
     out = np.empty(n)
+    cpu = time.thread_time()
     for k in range(n):
         t0 = time.perf_counter()
         cycle()
         out[k] = time.perf_counter() - t0
-    return out
+    return out, (time.thread_time() - cpu) / n
 
 
 def ours(port: str, protocol: str, model: str, n_motors: int, fast: bool, poll: bool = False) -> Callable[[], None]:
     motors = [Motor(f"m{i}", i, model) for i in range(1, n_motors + 1)]
     kwargs = {"fast_sync_read": True} if fast else {}
-    transport = SerialTransport(port, BAUD, spin_s=POLL_WHOLE_WAIT_S) if poll else port
+    transport = SerialTransport(port, BAUD, spin_s=math.inf) if poll else port
     bus = make_bus(protocol, transport, motors, baud=BAUD, return_delay_s=0.0, **kwargs).open()
 
     def cycle() -> None:
@@ -123,11 +128,14 @@ def feetech_sdk(port: str, n_motors: int) -> Callable[[], None]:
     return cycle
 
 
-def summarize(name: str, rounds: list[np.ndarray], limit_s: float) -> dict[str, float | str]:
-    p50 = float(np.median([np.percentile(t, 50) for t in rounds]))
-    return {"client": name, "cycles_per_s": float(np.median([1.0 / t.mean() for t in rounds])), "p50_ms": p50 * 1e3,
-            "p99_ms": float(np.percentile(np.concatenate(rounds), 99)) * 1e3, "x_wire_time": p50 / limit_s,
-            "round_p50_ms": [float(np.percentile(t, 50)) * 1e3 for t in rounds]}
+def summarize(name: str, rounds: list[tuple[np.ndarray, float]], limit_s: float) -> dict[str, float | str]:
+    times = [t for t, _ in rounds]
+    p50 = float(np.median([np.percentile(t, 50) for t in times]))
+    cpu = float(np.median([c for _, c in rounds]))
+    return {"client": name, "cycles_per_s": float(np.median([1.0 / t.mean() for t in times])), "p50_ms": p50 * 1e3,
+            "p99_ms": float(np.percentile(np.concatenate(times), 99)) * 1e3, "x_wire_time": p50 / limit_s,
+            "cpu_ms_per_cycle": cpu * 1e3, "cpu_share": cpu / float(np.median([t.mean() for t in times])),
+            "round_p50_ms": [float(np.percentile(t, 50)) * 1e3 for t in times]}
 
 
 def main() -> None:
@@ -150,7 +158,7 @@ def main() -> None:
         if protocol == "dynamixel":
             clients += [("robot_rl fast sync read", lambda port: ours(port, protocol, model, n, True)),
                         ("vendor SDK fast sync read", lambda port: dynamixel_sdk(port, n, fast=True))]
-        times: dict[str, list[np.ndarray]] = {name: [] for name, _ in clients}
+        times: dict[str, list[tuple[np.ndarray, float]]] = {name: [] for name, _ in clients}
         for round_index in range(args.rounds):
             for name, make in clients:
                 with VirtualBusProcess(*vb_args) as port:
@@ -170,14 +178,14 @@ def main() -> None:
 
     print(f"\nSync read (present position) + sync write (goal position) at {BAUD} baud, emulated wire timing, "
           f"return delay 0, {args.rounds} rounds of {args.cycles} cycles per client (median over rounds)")
-    print(f"{'bus':<26} {'client':<24} {'cycles/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'wire ms':>8} "
-          f"{'x wire':>7} {'vs SDK':>7}")
+    print(f"{'bus':<26} {'client':<26} {'cycles/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'wire ms':>8} "
+          f"{'x wire':>7} {'vs SDK':>7} {'CPU ms':>7} {'CPU %':>6}")
     for case in results:
         label = f"{case['motors']} x {case['model']}"
         for row in case["rows"]:
-            print(f"{label:<26} {row['client']:<24} {row['cycles_per_s']:>9.0f} {row['p50_ms']:>8.3f} "
+            print(f"{label:<26} {row['client']:<26} {row['cycles_per_s']:>9.0f} {row['p50_ms']:>8.3f} "
                   f"{row['p99_ms']:>8.3f} {row['wire_time_ms']:>8.3f} {row['x_wire_time']:>7.2f} "
-                  f"{row['speedup_vs_sdk']:>6.2f}x")
+                  f"{row['speedup_vs_sdk']:>6.2f}x {row['cpu_ms_per_cycle']:>7.3f} {100 * row['cpu_share']:>5.0f}%")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "bus.json"
     out.write_text(json.dumps({"baud": BAUD, "cycles": args.cycles, "rounds": args.rounds, "cases": results}, indent=2))

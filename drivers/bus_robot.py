@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from types import TracebackType
 
@@ -19,6 +20,7 @@ from drivers.registers import Area
 from drivers.robot import JointState
 from drivers.robot_config import RobotConfig
 from drivers.safety import CommandLimiter
+from drivers.transport import SerialTransport
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class BusRobot:
             raise ConfigurationError(f"robot {config.name}: no serial port given")
         self.motors = [Motor(j.name, j.id, j.model) for j in config.joints]
         self.sensors = [Motor(s.name, s.id, s.model) for s in config.sensors]
+        if bus is None and config.poll_replies and isinstance(port, str):
+            port = SerialTransport(port, config.baud, spin_s=math.inf)
         self.bus = bus or make_bus(config.protocol, port, self.motors + self.sensors, baud=config.baud,
                                    retries=config.retries,
                                    return_delay_s=config.return_delay_s,

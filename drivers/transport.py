@@ -53,6 +53,7 @@ class SerialTransport:
         # from select costs 20-100 us of scheduling latency, spinning briefly does not, and
         # a core that has just woken runs the reply's parsing slower (cold caches). 0.5 ms
         # took 3-4 % off a 1 ms bus cycle against 0.15 ms (bench/bus.py, docs/motors.md).
+        # math.inf polls the whole wait, as the vendor SDKs do (RobotConfig.poll_replies).
         self.spin_s = spin_s
         # ... and this long after it: a reply is rarely early and often a little late (the
         # servo's or the adapter's own latency). At most spin_s + spin_after_s of CPU per reply.

@@ -55,6 +55,18 @@ def test_open_read_write_close(protocol: str) -> None:
 
 
 @pytest.mark.parametrize("protocol", sorted(MODELS))
+def test_poll_replies_polls_the_whole_wait(protocol: str) -> None:
+    specs = [ServoSpec(id=i, model=MODELS[protocol], return_delay_s=0.0) for i in (1, 2)]
+    with VirtualBus(protocol, specs) as virtual:
+        default = BusRobot(config(protocol, virtual.port))
+        assert default.bus.transport.spin_s == pytest.approx(0.5e-3)  # sleeps until 0.5 ms before a reply
+        with BusRobot(config(protocol, virtual.port, poll_replies=True)) as robot:
+            assert robot.bus.transport.spin_s == math.inf
+            assert np.allclose(robot.read().position_rad, 0.0, atol=0.01)
+            assert np.allclose(robot.write(np.array([0.02, -0.02])), [0.02, -0.02])
+
+
+@pytest.mark.parametrize("protocol", sorted(MODELS))
 def test_extreme_commands_never_pass_the_limits(protocol: str) -> None:
     specs = [ServoSpec(id=i, model=MODELS[protocol], return_delay_s=0.0) for i in (1, 2)]
     with VirtualBus(protocol, specs) as virtual, BusRobot(config(protocol, virtual.port)) as robot:
