@@ -37,7 +37,7 @@ def _crc_bit_by_bit(data: bytes, crc: int = 0) -> int:
     return crc
 
 
-def test_crc_two_bytes_per_step_equals_the_bitwise_division_at_every_length() -> None:
+def test_crc_table_equals_the_bitwise_division_and_carries_on() -> None:
     rng = random.Random(0)
     for n in range(0, 70):
         for _ in range(5):
