@@ -157,6 +157,7 @@ def main() -> None:
                     else (lambda port: dynamixel_sdk(port, n)))]
         if protocol == "dynamixel":
             clients += [("robot_rl fast sync read", lambda port: ours(port, protocol, model, n, True)),
+                        ("robot_rl fast polling", lambda port: ours(port, protocol, model, n, True, poll=True)),
                         ("vendor SDK fast sync read", lambda port: dynamixel_sdk(port, n, fast=True))]
         times: dict[str, list[tuple[np.ndarray, float]]] = {name: [] for name, _ in clients}
         for round_index in range(args.rounds):
