@@ -4,8 +4,10 @@ Setting (the reference one in /work/shared/ANCHORS.md): batch 256, two hidden la
 observation 17, action 6, twin critics, SAC with automatic temperature, TD3 with policy
 delay 2. The "rounds" variants get their updates two at a time (``update_many``), as the
 trainer gives them with ``loop.update_every_steps: 2``: two updates run as one compiled graph
-(for TD3, each actor update and the critic update after it). Every variant samples its
-batches from a 100k-transition buffer of random data, as SB3's ``model.train(gradient_steps=N, batch_size=256)`` does from its replay buffer.
+(for TD3, each actor update and the critic update after it). Every variant samples each batch
+from a 100k-transition buffer of the same random data: ours from our ``ReplayBuffer`` as the
+trainer does (``robot_rl.train.replay_batch.sample_batch``), SB3 from its own replay buffer
+inside ``model.train(gradient_steps=N, batch_size=256)``.
 
 Each variant runs in a process of its own (a second compiled learner in the same process
 would find its graphs in dynamo's cache behind the first one's and pay for the lookup). The
@@ -39,7 +41,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from robot_rl.algos import SAC, TD3, Batch, SACConfig, TD3Config  # noqa: E402
+from robot_rl.algos import SAC, TD3, SACConfig, TD3Config  # noqa: E402
+from robot_rl.replay import ReplayBuffer, ReplayConfig  # noqa: E402
+from robot_rl.train.replay_batch import sample_batch  # noqa: E402
 
 OBS_DIM, ACTION_DIM, BATCH, HIDDEN, BUFFER = 17, 6, 256, (256, 256), 100_000
 
@@ -57,7 +61,7 @@ class Variant:
 
 
 class RandomBuffer:
-    """Random transitions in numpy arrays, sampled uniformly into torch ``Batch`` es."""
+    """Random transitions in numpy arrays, copied into each learner's replay buffer."""
 
     def __init__(self, seed: int = 0):
         rng = np.random.default_rng(seed)
@@ -66,13 +70,12 @@ class RandomBuffer:
         self.action = rng.uniform(-1.0, 1.0, (BUFFER, ACTION_DIM)).astype(np.float32)
         self.reward = rng.standard_normal(BUFFER, dtype=np.float32)
         self.done = (rng.random(BUFFER) < 0.01).astype(np.float32)
-        self.discount = np.full(BUFFER, 0.99, dtype=np.float32)
-        self._rng = np.random.default_rng(seed + 1)
 
-    def sample(self) -> Batch:
-        idx = self._rng.integers(0, BUFFER, BATCH)
-        return Batch(*(torch.from_numpy(a[idx]) for a in
-                       (self.obs, self.action, self.reward, self.next_obs, self.done, self.discount)))
+    def replay(self) -> ReplayBuffer:
+        """Our replay buffer holding these transitions (one-step, gamma 0.99)."""
+        replay = ReplayBuffer(ReplayConfig(capacity=BUFFER, gamma=0.99), OBS_DIM, ACTION_DIM, rng=1)
+        replay.add_batch(self.obs, self.action, self.reward, self.next_obs, self.done > 0, np.zeros(BUFFER, bool))
+        return replay
 
 
 def ours(name: str, algo: str, buffer: RandomBuffer, per_call: int = 1, **config: object) -> Variant:
@@ -83,18 +86,19 @@ def ours(name: str, algo: str, buffer: RandomBuffer, per_call: int = 1, **config
         learner: SAC | TD3 = SAC(OBS_DIM, low, high, SACConfig(hidden_sizes=HIDDEN, batch_size=BATCH, **config))
     else:
         learner = TD3(OBS_DIM, low, high, TD3Config(hidden_sizes=HIDDEN, batch_size=BATCH, **config))
+    replay = buffer.replay()
     start = time.perf_counter()
     for _ in range(5):  # the first calls compile (when asked) and warm up allocator and caches
-        learner.update(buffer.sample())
+        learner.update(sample_batch(replay, BATCH))
     setup_s = time.perf_counter() - start
 
     def run(n: int) -> None:
         if per_call == 1:
             for _ in range(n):
-                learner.update(buffer.sample())
+                learner.update(sample_batch(replay, BATCH))
             return
         for start in range(0, n, per_call):
-            learner.update_many([buffer.sample() for _ in range(min(per_call, n - start))])
+            learner.update_many([sample_batch(replay, BATCH) for _ in range(min(per_call, n - start))])
 
     return Variant(name, algo, run, setup_s)
 

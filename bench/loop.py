@@ -82,12 +82,12 @@ def learner_worker(rate_hz: int, ready, stop, out: str) -> None:
     twin transitions, pinned to CPU 1; writes its updates/s after warm-up to ``out``."""
     import torch
 
-    from robot_rl.algos.batch import Batch
     from robot_rl.realtime.os_tuning import tune_current_process
     from robot_rl.realtime.policy_snapshot import snapshot
     from robot_rl.realtime.weight_board import WeightBoard
     from robot_rl.replay import ReplayBuffer, ReplayConfig
     from robot_rl.train.learners import make_learner
+    from robot_rl.train.replay_batch import sample_batch
 
     config = train_config(rate_hz, 1, "bench")
     tuning = tune_current_process(1, None, None)
@@ -100,9 +100,7 @@ def learner_worker(rate_hz: int, ready, stop, out: str) -> None:
     board = WeightBoard.create(flat.shape[0])
 
     def update() -> None:
-        sample = replay.sample(BATCH)
-        learner.update(Batch.from_numpy(sample.obs, sample.action, sample.reward, sample.next_obs, sample.done,
-                                        sample.discount, device=learner.device))
+        learner.update(sample_batch(replay, BATCH, learner.device))
         if learner.num_updates % 50 == 0:
             board.publish(snapshot(learner)[1])
 

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from drivers.config import build
-from robot_rl.algos.batch import Batch
 from robot_rl.realtime.os_tuning import tune_current_process
 from robot_rl.realtime.policy_snapshot import snapshot
 from robot_rl.realtime.shared_block import BlockSpec
@@ -37,6 +36,7 @@ from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_ra
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.learners import make_learner
 from robot_rl.train.metrics import MetricsWriter
+from robot_rl.train.replay_batch import sample_batch
 from robot_rl.train.run_dir import RunDir
 
 log = logging.getLogger("robot_rl.learner")
@@ -149,9 +149,8 @@ class LearnerLoop:
                 break
             allowed = rt.max_updates_per_step * max(steps - first_update_step, 0) - session_updates
             if len(self.replay) >= loop.update_after and loop.updates_per_step > 0 and allowed >= 1:
-                sample = self.replay.sample(self.learner.config.batch_size)
-                last = self.learner.update(Batch.from_numpy(sample.obs, sample.action, sample.reward, sample.next_obs,
-                                                            sample.done, sample.discount, device=self.learner.device))
+                last = self.learner.update(sample_batch(self.replay, self.learner.config.batch_size,
+                                                        self.learner.device))
                 session_updates += 1
                 if self.learner.num_updates % rt.publish_every_updates == 0:
                     self.publish()

@@ -30,6 +30,7 @@ from robot_rl.train.evaluate import Evaluation, evaluate
 from robot_rl.train.learners import make_learner
 from robot_rl.train.metrics import MetricsWriter
 from robot_rl.train.policy_metadata import policy_metadata
+from robot_rl.train.replay_batch import sample_batch
 from robot_rl.train.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -218,9 +219,7 @@ class SyncTrainer:
         return self.learner.act(obs, deterministic=False)
 
     def _batch(self) -> Batch:
-        sample = self.replay.sample(self.learner.config.batch_size)
-        return Batch.from_numpy(sample.obs, sample.action, sample.reward, sample.next_obs, sample.done,
-                                sample.discount, device=self.learner.device)
+        return sample_batch(self.replay, self.learner.config.batch_size, self.learner.device)
 
     def _evaluate(self) -> Evaluation:
         evaluation = evaluate(self.eval_env, lambda o: self.learner.act(o, deterministic=True),
