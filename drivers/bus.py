@@ -48,7 +48,8 @@ class _Group:
 
 @dataclass(frozen=True)
 class SyncReadPlan:
-    """A SYNC_READ prepared once: its request packet, its replies' layout, its description."""
+    """A group read (SYNC_READ, or a protocol's variant such as FAST_SYNC_READ) prepared once:
+    its request packet, its replies' layout, its description."""
 
     packet: bytes
     ids: tuple[int, ...]
@@ -422,8 +423,8 @@ class MotorBus:
 
     def _prepare_sync_read(self, address: int, length: int, ids: list[int], word_format: str | None) -> SyncReadPlan:
         return SyncReadPlan(self.protocol.sync_read(address, length, ids), tuple(ids),
-                         SyncReplyLayout(self.protocol, ids, length, word_format),
-                         f"sync read of {length} bytes at address {address} from ids {ids}")
+                            SyncReplyLayout(self.protocol, ids, length, word_format),
+                            f"sync read of {length} bytes at address {address} from ids {ids}")
 
     def _sync_read(self, plan: SyncReadPlan) -> tuple[bytes, ...] | tuple[int, ...]:
         """One SYNC_READ transaction; the data of each reply in id order, as the plan's

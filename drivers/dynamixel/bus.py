@@ -61,8 +61,8 @@ class DynamixelBus(MotorBus):
         if not self.fast_sync_read:
             return super()._prepare_sync_read(address, length, ids, word_format)
         return SyncReadPlan(protocol.fast_sync_read(address, length, ids), tuple(ids),
-                         FastSyncReplyLayout(ids, length, word_format),
-                         f"fast sync read of {length} bytes at address {address} from ids {ids}")
+                            FastSyncReplyLayout(ids, length, word_format),
+                            f"fast sync read of {length} bytes at address {address} from ids {ids}")
 
     def _parse_sync_replies(self, plan: SyncReadPlan, block: bytes, deadline: float, timeout: float
                             ) -> tuple[bytes, ...] | tuple[int, ...]:
