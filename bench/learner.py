@@ -16,7 +16,7 @@ once for ``--updates`` updates, one process at a time, and the table reports the
 the best round of each. Ratios to SB3 use the medians of the same run. For one thread the CPU time
 of the calling thread is recorded as well (it excludes time spent descheduled).
 
-Usage: python bench/learner.py [--threads 1 2] [--rounds 5] [--updates 200] [--no-sb3]
+Usage: python bench/learner.py [--threads 1 2] [--rounds 5] [--updates 204] [--no-sb3]
 Writes bench/results/learner.json (or --json PATH). SB3 is an optional, benchmark-only
 dependency: ``pip install stable-baselines3`` (check that it leaves torch==2.13.0 in place).
 """
@@ -46,6 +46,7 @@ from robot_rl.replay import ReplayBuffer, ReplayConfig  # noqa: E402
 from robot_rl.train.replay_batch import sample_batch  # noqa: E402
 
 OBS_DIM, ACTION_DIM, BATCH, HIDDEN, BUFFER = 17, 6, 256, (256, 256), 100_000
+ALIGN = 6  # update counts are multiples of this (see ours)
 
 
 @dataclass
@@ -87,10 +88,6 @@ def ours(name: str, algo: str, buffer: RandomBuffer, per_call: int = 1, **config
     else:
         learner = TD3(OBS_DIM, low, high, TD3Config(hidden_sizes=HIDDEN, batch_size=BATCH, **config))
     replay = buffer.replay()
-    start = time.perf_counter()
-    for _ in range(5):  # the first calls compile (when asked) and warm up allocator and caches
-        learner.update(sample_batch(replay, BATCH))
-    setup_s = time.perf_counter() - start
 
     def run(n: int) -> None:
         if per_call == 1:
@@ -100,6 +97,13 @@ def ours(name: str, algo: str, buffer: RandomBuffer, per_call: int = 1, **config
         for start in range(0, n, per_call):
             learner.update_many([sample_batch(replay, BATCH) for _ in range(min(per_call, n - start))])
 
+    # The first calls compile (when asked) and warm up allocator and caches. Every count of
+    # updates is a multiple of ALIGN, so each group of per_call starts where a round can: a
+    # TD3 round starts at an actor update (a multiple of policy_delay). Misaligned, groups of
+    # 2 would run as single updates every time.
+    start = time.perf_counter()
+    run(ALIGN)
+    setup_s = time.perf_counter() - start
     return Variant(name, algo, run, setup_s)
 
 
@@ -173,7 +177,7 @@ def measure(threads: int, keys: list[str], rounds: int, updates: int) -> list[Va
             variants.append(Variant(name, algo, lambda n: None, setup_s))
             print(f"  {name}: ready ({setup_s:.1f} s)", file=sys.stderr, flush=True)
         for _, conn in workers:  # one untimed round: steady state before timing
-            conn.send(max(updates // 4, 1))
+            conn.send(max(updates // 4 // ALIGN, 1) * ALIGN)
             conn.recv()
         for r in range(rounds):
             for variant, (_, conn) in zip(variants, workers):
@@ -216,13 +220,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--updates", type=int, default=200, help="updates per variant per round")
+    parser.add_argument("--updates", type=int, default=204, help=f"updates per variant per round (a multiple of {ALIGN})")
     parser.add_argument("--variants", nargs="+", default=[
         "sac-eager-fp32", "sac-compiled-fp32", "sac-compiled-bf16", "sac-compiled-bf16-rounds",
         "td3-eager-fp32", "td3-compiled-fp32", "td3-compiled-bf16", "td3-compiled-bf16-rounds"])
     parser.add_argument("--no-sb3", action="store_true", help="skip Stable-Baselines3")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "learner.json")
     args = parser.parse_args()
+    if args.updates < ALIGN or args.updates % ALIGN:
+        raise SystemExit(f"--updates must be a positive multiple of {ALIGN}, got {args.updates}")
 
     unknown = [v for v in args.variants if v not in VARIANTS or v.startswith("sb3-")]
     if unknown:
