@@ -7,9 +7,12 @@ automatic temperature, 1 update per env step after the same random warm-up. Prin
 (mean and std over seeds per budget), writes bench/results/returns.json and a plot
 bench/results/returns.png. SB3 is a benchmark-only dependency (pip install stable-baselines3).
 
-    python bench/returns.py [--envs Pendulum-v1 ...] [--seeds 0 1 2] [--scale 1.0]
+    python bench/returns.py [--envs Pendulum-v1 ...] [--seeds 0 1 2] [--scale 1.0] [--json PATH]
+                            [--keep EARLIER.json ...]
 
-``--scale 0.25`` shortens every budget to a quarter for a quick look.
+``--scale 0.25`` shortens every budget to a quarter for a quick look. ``--keep`` takes the
+runs an earlier invocation finished (its results or its ``.partial.json`` after a crash) and
+runs only the rest; runs split over several processes are put together the same way.
 """
 
 from __future__ import annotations
@@ -92,11 +95,16 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=list(SETTINGS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every budget (0.25: a quick look)")
+    parser.add_argument("--json", type=Path, default=RESULTS / "returns.json",
+                        help="results file; every finished run also goes to its .partial.json, the plot to its .png")
+    parser.add_argument("--keep", type=Path, nargs="+", default=[],
+                        help="results (or .partial.json) files of earlier runs: their runs are kept, not run again")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    rows = []
-    RESULTS.mkdir(exist_ok=True)
-    partial = RESULTS / "returns.partial.json"  # every finished run, so that a crash loses at most one
+    rows = kept_rows(args.keep, args.scale)
+    done = {(r["env"], r["learner"], r["seed"]) for r in rows}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.json.with_suffix(".partial.json")  # every finished run, so that a crash loses at most one
     with tempfile.TemporaryDirectory() as tmp:
         for env_id in args.envs:
             budgets, gamma, warmup, episodes = SETTINGS[env_id]
@@ -104,6 +112,8 @@ def main() -> None:
             for seed in args.seeds:
                 for name, run in (("robot_rl", lambda: ours(env_id, seed, budgets, gamma, warmup, episodes, Path(tmp))),
                                   ("SB3", lambda: sb3(env_id, seed, budgets, gamma, warmup, episodes))):
+                    if (env_id, name, seed) in done:
+                        continue
                     start = time.monotonic()
                     returns = run()
                     rows.append({"env": env_id, "learner": name, "seed": seed, "budgets": budgets,
@@ -116,9 +126,25 @@ def main() -> None:
     print(f"\n{'env':<24} {'budget':>7} {'robot_rl':>18} {'SB3':>18}")
     for env_id, budget, mine, theirs in table:
         print(f"{env_id:<24} {budget:>7} {mine[0]:>9.1f} +-{mine[1]:>6.1f} {theirs[0]:>9.1f} +-{theirs[1]:>6.1f}")
-    (RESULTS / "returns.json").write_text(json.dumps({"rows": rows, "seeds": args.seeds, "scale": args.scale}, indent=2))
-    plot(table, RESULTS / "returns.png")
-    print(f"\nwrote {RESULTS / 'returns.json'} and {RESULTS / 'returns.png'}")
+    args.json.write_text(json.dumps({"rows": rows, "seeds": args.seeds, "scale": args.scale}, indent=2))
+    plot(table, args.json.with_suffix(".png"))
+    print(f"\nwrote {args.json} and {args.json.with_suffix('.png')}")
+
+
+def kept_rows(paths: list[Path], scale: float) -> list[dict]:
+    """The runs recorded in ``paths`` (each run once, the first found), after checking they
+    were made at the same ``scale``."""
+    rows: dict[tuple, dict] = {}
+    for path in paths:
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"--keep {path}: cannot read it: {exc}") from exc
+        if saved.get("scale") != scale:
+            raise SystemExit(f"--keep {path}: its runs were made at --scale {saved.get('scale')}, not {scale}")
+        for row in saved["rows"]:
+            rows.setdefault((row["env"], row["learner"], row["seed"]), row)
+    return list(rows.values())
 
 
 def summarize(rows: list[dict]) -> list[tuple[str, int, tuple[float, float], tuple[float, float]]]:
