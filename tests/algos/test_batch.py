@@ -30,17 +30,3 @@ def test_inconsistent_arrays_are_refused(bad: str) -> None:
         arrays["reward"] = np.zeros((3, 1))
     with pytest.raises(BatchError):
         Batch.from_numpy(**arrays)
-
-
-def test_without_copy_float32_arrays_are_shared_and_others_converted() -> None:
-    obs, next_obs = np.zeros((3, 2), np.float32), np.ones((3, 2), np.float32)
-    reward = np.arange(3, dtype=np.float64)  # another dtype: converted, so copied anyway
-    batch = Batch.from_numpy(obs, np.ones((3, 1), np.float32), reward, next_obs, np.zeros(3, np.bool_),
-                             np.full(3, 0.9, np.float32), copy=False)
-    assert np.shares_memory(batch.obs.numpy(), obs) and np.shares_memory(batch.next_obs.numpy(), next_obs)
-    assert batch.reward.dtype == torch.float32 and not np.shares_memory(batch.reward.numpy(), reward)
-    strided = np.zeros((3, 4), np.float32)[:, ::2]  # not C-contiguous: copied
-    assert not np.shares_memory(Batch.from_numpy(strided, np.ones((3, 1)), reward, strided, np.zeros(3), 0.9,
-                                                 copy=False).obs.numpy(), strided)
-    copied = Batch.from_numpy(obs, np.ones((3, 1)), reward, next_obs, np.zeros(3), 0.9)
-    assert not np.shares_memory(copied.obs.numpy(), obs)  # the default copies
