@@ -2,14 +2,16 @@
 
 After writing, the export is compared with the torch policy on 10,000 stress observations
 (``deploy.export.parity``) and its single-observation latency is measured; both are printed.
-A float32 export whose error exceeds 1e-5 exits with status 1. torch is imported only when
-the command runs.
+A float32 export that fails the check is not left at ``--out``: it is renamed with the suffix
+``.rejected`` (kept for inspection), the reason goes to stderr, and the command exits with
+status 1. torch is imported only when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -38,8 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from deploy.errors import DeployError
     from deploy.export.checkpoint import load_policy_from_checkpoint
-    from deploy.export.parity import PARITY_TOLERANCE
-
     if args.format == "c" and args.precision != "fp32":
         raise CommandError("--precision applies to ONNX exports only; the C export is float32")
     try:
@@ -48,15 +48,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     except DeployError as exc:
         raise CommandError(str(exc)) from exc
     report["checkpoint"] = str(loaded.checkpoint_path)
-    parity_ok = report["parity"] is None or report["precision"] != "fp32" or \
-        report["parity"]["max_abs_error"] <= PARITY_TOLERANCE
+    parity_ok = report["parity"] is None or report["precision"] != "fp32" or report["parity"]["passed"]
     report["parity_ok"] = parity_ok
+    if not parity_ok:
+        report["rejected"] = [_reject(Path(path)) for path in report.pop("written")]
+        report["written"] = []
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         _print_report(report)
-    return 0 if parity_ok else 1
+    if not parity_ok:
+        print(f"robot-rl export: error: the export does not match the torch policy: {report['parity_summary']}. "
+              f"Not written to {args.out}; kept for inspection as {', '.join(report['rejected'])}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _reject(path: Path) -> str:
+    """Move a file that failed its check out of the way, to ``<name>.rejected``; returns the new path."""
+    rejected = path.with_name(path.name.removesuffix(".unchecked") + ".rejected")
+    os.replace(path, rejected)
+    return str(rejected)
 
 
 def _export_onnx(args: argparse.Namespace, loaded: Any) -> dict[str, Any]:
@@ -69,7 +83,8 @@ def _export_onnx(args: argparse.Namespace, loaded: Any) -> dict[str, Any]:
     out: Path = args.out
     report: dict[str, Any] = {"format": "onnx", "precision": args.precision, "written": [str(out)]}
     if args.precision == "fp32":
-        metadata = export_onnx(loaded.actor, loaded.normalizer, loaded.metadata, out, opset=args.opset)
+        # Written under its final name only once it passed the parity check (cmd_export).
+        metadata = export_onnx(loaded.actor, loaded.normalizer, loaded.metadata, unchecked(out), opset=args.opset)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             fp32_path = Path(tmp) / "fp32.onnx"
@@ -77,10 +92,21 @@ def _export_onnx(args: argparse.Namespace, loaded: Any) -> dict[str, Any]:
             metadata = convert_precision(fp32_path, out, args.precision)
             report["fp32_bytes"] = fp32_path.stat().st_size
             report["fp32_latency"] = single_call_latency_us(OnnxPolicy(fp32_path), metadata.observation.size)
-    parity = onnx_parity(loaded.actor, loaded.normalizer, out, n=args.parity_samples)
-    report.update(bytes=out.stat().st_size, metadata=metadata.as_dict(), parity=_parity_dict(parity),
-                  latency=single_call_latency_us(OnnxPolicy(out), metadata.observation.size))
+    written = unchecked(out) if args.precision == "fp32" else out
+    parity = onnx_parity(loaded.actor, loaded.normalizer, written, n=args.parity_samples)
+    report.update(bytes=written.stat().st_size, metadata=metadata.as_dict(), parity=parity.as_dict(),
+                  parity_summary=parity.summary(),
+                  latency=single_call_latency_us(OnnxPolicy(written), metadata.observation.size))
+    if args.precision == "fp32" and parity.passed():
+        os.replace(written, out)
+    elif args.precision == "fp32":
+        report["written"] = [str(written)]
     return report
+
+
+def unchecked(out: Path) -> Path:
+    """Where an export waits for its parity check: beside ``out``, a name no loader takes for it."""
+    return out.with_name(out.name + ".unchecked")
 
 
 def _export_c(args: argparse.Namespace, loaded: Any) -> dict[str, Any]:
@@ -95,14 +121,11 @@ def _export_c(args: argparse.Namespace, loaded: Any) -> dict[str, Any]:
         "ram_bytes": result.ram_bytes, "layer_sizes": list(result.layer_sizes),
         "metadata": result.metadata.as_dict(), "parity": None, "parity_skipped": None}
     try:
-        report["parity"] = _parity_dict(c_parity(loaded.actor, loaded.normalizer, result, n=args.parity_samples))
+        parity = c_parity(loaded.actor, loaded.normalizer, result, n=args.parity_samples)
+        report.update(parity=parity.as_dict(), parity_summary=parity.summary())
     except CompilerError as exc:
         report["parity_skipped"] = f"not measured: {exc}"
     return report
-
-
-def _parity_dict(parity: Any) -> dict[str, Any]:
-    return {"max_abs_error": parity.worst, "per_regime": parity.errors, "samples": parity.samples}
 
 
 def _print_report(report: dict[str, Any]) -> None:
@@ -124,8 +147,9 @@ def _print_report(report: dict[str, Any]) -> None:
         print(f"parity: {report['parity_skipped']}")
     else:
         regimes = ", ".join(f"{k} {v:.2e}" for k, v in parity["per_regime"].items())
-        verdict = "" if report["precision"] != "fp32" else (" (ok, <= 1e-05)" if report["parity_ok"]
-                                                             else " (FAILED, > 1e-05)")
+        worst = max(parity["limit_ratio"].values())
+        verdict = "" if report["precision"] != "fp32" else (
+            f" (ok, {worst:.2g} of the limit)" if report["parity_ok"] else f" (FAILED, {worst:.3g} times the limit)")
         print(f"parity vs torch: max |error| {parity['max_abs_error']:.2e}{verdict} over {parity['samples']:,} "
               f"observations ({regimes})")
     if "latency" in report:

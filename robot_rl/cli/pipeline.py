@@ -30,12 +30,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _robot_rl(*args: str) -> dict:
-    """Run a robot-rl command in a child process (as a user would) and return its JSON report."""
+    """Run a robot-rl command in a child process (as a user would) and return its JSON report.
+    The child's own error message reaches stderr (it is not captured); a failure names the
+    command and its exit code."""
     result = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", *args, "--json"], stdout=subprocess.PIPE,
                             text=True)
     if result.returncode != 0:
-        raise CommandError(f"`robot-rl {' '.join(args)}` failed with exit code {result.returncode} (see above)")
+        raise CommandError(f"`robot-rl {' '.join(args)}` failed with exit code {result.returncode} "
+                           f"(its message is above)")
     return json.loads(result.stdout)
+
+
+def export_step(run: Path) -> tuple[Path, dict]:
+    """Step 2: export the run's last policy to ``<run>/export/policy.onnx`` with its parity check;
+    returns the model's path and the export's report."""
+    # The last policy, not the best-evaluated one (checkpoints/best.pt): picked on ten episodes,
+    # the best one scored lower on fifty others than the last one did (66 % against 74 %).
+    model = run / "export" / "policy.onnx"
+    print(f"[2/3] exporting the policy to {model}", file=sys.stderr, flush=True)
+    return model, _robot_rl("export", str(run), "--out", str(model))
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
@@ -51,11 +64,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                    check=False)
     if not (run / "checkpoints" / "latest.pt").exists():
         raise CommandError(f"training left no checkpoint in {run}")
-    # The last policy, not the best-evaluated one (checkpoints/best.pt): picked on ten episodes,
-    # the best one scored lower on fifty others than the last one did (66 % against 74 %).
-    model = run / "export" / "policy.onnx"
-    print(f"[2/3] exporting the policy to {model}", file=sys.stderr, flush=True)
-    exported = _robot_rl("export", str(run), "--out", str(model))
+    model, exported = export_step(run)
     robot = exported["metadata"]["robot_id"]
     print(f"[3/3] running the exported policy for {args.episodes} episodes on virtual hardware (emulated "
           f"servo bus, real time) and on the twin", file=sys.stderr, flush=True)

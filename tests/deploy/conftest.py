@@ -72,3 +72,25 @@ def metadata() -> dict:
         "checkpoint_sha256": "cd" * 32,
         "algorithm": "sac",
     }
+
+
+@pytest.fixture
+def float64_policy():
+    """``float64_policy(params)``: the policy of ``MlpPolicyParams`` evaluated in float64 (numpy),
+    the exact result that float32 evaluations round."""
+
+    def make(params):
+        def act(obs: np.ndarray) -> np.ndarray:
+            x = np.asarray(obs, dtype=np.float64)
+            if params.normalizes:
+                x = np.clip((x - params.obs_shift.astype(np.float64)) * params.obs_inv_scale.astype(np.float64),
+                            -params.obs_clip, params.obs_clip)
+            for k, (weight, bias) in enumerate(zip(params.weights, params.biases)):
+                x = x @ weight.astype(np.float64) + bias.astype(np.float64)
+                if k < len(params.weights) - 1:
+                    x = np.maximum(x, 0.0)
+            return params.action_bias.astype(np.float64) + np.tanh(x) * params.action_scale.astype(np.float64)
+
+        return act
+
+    return make

@@ -51,7 +51,7 @@ def exports(case, tmp_path: Path) -> tuple[OnnxPolicy, dict[str, np.ndarray], ob
     return OnnxPolicy(tmp_path / "policy.onnx"), observations, result
 
 
-def test_strict_c99_build_matches_onnxruntime(case, tmp_path: Path) -> None:
+def test_strict_c99_build_matches_onnxruntime(case, float64_policy, tmp_path: Path) -> None:
     """Built exactly with ``gcc -std=c99 -O2 -Wall -Wextra -Werror -pedantic`` (no fused
     multiply-add on a baseline x86-64). In the training range the results agree within 1e-5.
     Far outside it the activations grow, and two float32 sums rounded in a different order
@@ -124,18 +124,3 @@ def test_packing_order() -> None:
     np.testing.assert_array_equal(packed[:8], weight[0, :8])
     np.testing.assert_array_equal(packed[8:16], weight[1, :8])
     np.testing.assert_array_equal(packed[24:], weight[:, 8:].ravel())
-
-
-def float64_policy(params):
-    """The policy in float64 from the float32 parameters: the exact result to compare against."""
-    def act(obs: np.ndarray) -> np.ndarray:
-        x = np.asarray(obs, dtype=np.float64)
-        if params.normalizes:
-            x = np.clip((x - params.obs_shift) * params.obs_inv_scale.astype(np.float64),
-                        -params.obs_clip, params.obs_clip)
-        for k, (weight, bias) in enumerate(zip(params.weights, params.biases)):
-            x = x @ weight.astype(np.float64) + bias
-            if k < len(params.weights) - 1:
-                x = np.maximum(x, 0.0)
-        return params.action_bias + np.tanh(x) * params.action_scale
-    return act
