@@ -108,7 +108,7 @@ class PolicyMetadata:
     precision: str
     """``fp32``, ``fp16`` or ``int8`` (see docs/deploy.md for the trade-offs)."""
     library_version: str
-    """``robot_rl.__version__`` of the exporting code."""
+    """``robot_side.__version__`` of the exporting code."""
     export_time: str
     """ISO 8601 UTC time of the export."""
 
@@ -194,7 +194,7 @@ def resolve_metadata(
             if any(abs(a - b) > 1e-6 * max(1.0, abs(b)) for a, b in zip(stated, actor_value)):
                 raise MetadataError(f"{key} {list(stated)} disagrees with the actor's {list(actor_value)}")
     rate = given.get("control_rate_hz")
-    import robot_rl  # the exporting library's version; export side only (the runtime reads it)
+    from robot_side import __version__  # the exporting library's version (the runtime reads it)
 
     return PolicyMetadata(
         observation=ArraySpec(obs_names, obs_low, obs_high),
@@ -207,7 +207,7 @@ def resolve_metadata(
         algorithm=_optional_str(given.get("algorithm")),
         normalizes_observations=bool(normalizes_observations),
         precision=precision,
-        library_version=robot_rl.__version__,
+        library_version=__version__,
         export_time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
 

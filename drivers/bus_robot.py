@@ -11,9 +11,14 @@ import numpy as np
 
 from drivers.bus import MotorBus
 from drivers.bus_factory import make_bus
+from drivers.calibration import (
+    Calibration,
+    CalibrationMismatchError,
+    joint_rad_to_ticks,
+    load_calibration,
+    ticks_to_joint_rad,
+)
 from drivers.clock import sleep_until
-from drivers.calibration import (Calibration, CalibrationMismatchError, joint_rad_to_ticks, load_calibration,
-                                 ticks_to_joint_rad)
 from drivers.errors import ConfigurationError, DriverError
 from drivers.motor import Motor
 from drivers.registers import Area
@@ -29,10 +34,13 @@ class BusRobot:
     """A robot of serial-bus servos.
 
     Opening checks every motor's model and calibration, programs the servo's own position
-    limits, holds the present pose and turns torque on. Any driver error during ``read`` or
-    ``write`` turns torque off (where the bus still answers) before it propagates, and so
-    does ``close``.
+    limits, holds the present pose and turns torque on; ``close`` turns torque off (where the
+    bus still answers), and so does an error while opening. ``write`` clips to the joint range;
+    the per-step limits, the retry policy for failed reads and torque off on a driver error
+    are the safety stack's (``robot_side.safety.SafeRobot``), which drives this robot.
     """
+
+    simulated = False
 
     def __init__(self, config: RobotConfig, *, port: str | None = None,
                  calibration: Calibration | None = None, bus: MotorBus | None = None,
@@ -63,7 +71,7 @@ class BusRobot:
             self.direction, self.homing_offsets = np.ones(len(names)), None
         self.sensor_direction = np.array([s.direction for s in config.sensors], dtype=np.float64)
         self.spec = config.spec
-        self.limiter = CommandLimiter.for_spec(self.spec)
+        self.range = CommandLimiter.range_only(self.spec)
         table = self.bus.tables[names[0]]
         self._effort_register = "present_current" if "present_current" in table else "present_load"
         self._state_registers = ("present_position", "present_velocity", self._effort_register)
@@ -85,7 +93,7 @@ class BusRobot:
             try:
                 self._check_models()
                 self._check_calibration()
-                self.limiter.reset(self.read().position_rad)
+                self.range.reset(self.read().position_rad)
             except BaseException:
                 self.bus.close()
                 raise
@@ -94,9 +102,8 @@ class BusRobot:
             self._check_models()
             self._check_calibration()
             self._program_limits()
-            state = self.read()
-            self.limiter.reset(state.position_rad)
-            self._send(self.limiter.last)
+            self.range.reset(self.read().position_rad)
+            self._send(self.range.last)
             if self.sensors:
                 self.bus.write_raw("torque_enable", np.zeros(len(self.sensors), dtype=np.int64),
                                    [m.name for m in self.sensors])
@@ -121,11 +128,7 @@ class BusRobot:
     # -- Robot interface ---------------------------------------------------------------------
     def read(self) -> JointState:
         n = len(self.motors)
-        try:
-            raw = self.bus.read_block(self.motors + self.sensors, self._state_registers)
-        except DriverError:
-            self._safe_stop()
-            raise
+        raw = self.bus.read_block(self.motors + self.sensors, self._state_registers)
         table = self.bus.tables[self.motors[0].name]
         direction = np.concatenate([self.direction, self.sensor_direction])
         position = ticks_to_joint_rad(raw["present_position"], direction)
@@ -141,14 +144,11 @@ class BusRobot:
         return sleep_until(t_s)
 
     def write(self, position_rad: np.ndarray) -> np.ndarray:
-        command = self.limiter(position_rad)
-        if self.read_only:
-            return command
-        try:
+        """Send ``position_rad`` clipped to the joint range; returns what was sent. Raises
+        ``ValueError`` for a wrong shape or a non-finite entry (nothing is sent)."""
+        command = self.range(position_rad)
+        if not self.read_only:
             self._send(command)
-        except DriverError:
-            self._safe_stop()
-            raise
         return command
 
     # -- helpers -----------------------------------------------------------------------------
@@ -173,17 +173,24 @@ class BusRobot:
                 faults.append(self.bus.fault_flags(motor.id))
         return tuple(faults)
 
-    def hold(self) -> None:
-        """Command every joint to stay where it is (the watchdog's first stage)."""
-        if self.read_only:
-            return
-        state = self.read()
-        self.limiter.reset(state.position_rad)
-        self._send(self.limiter.last)
+    def hold(self) -> np.ndarray:
+        """Command every joint to stay where it is (the watchdog's first stage); returns that command."""
+        self.range.reset(self.read().position_rad)
+        if not self.read_only:
+            self._send(self.range.last)
+        return self.range.last
 
     def torque_off(self) -> None:
         """Torque off on every motor that answers (the watchdog's second stage); never raises."""
         self._safe_stop()
+
+    def set_state(self, joint_position_rad: np.ndarray, sensor_position_rad: np.ndarray | None = None,
+                  rng: np.random.Generator | None = None) -> None:
+        raise NotImplementedError(f"robot {self.config.name} is hardware: it cannot be put in a state, "
+                                  f"only moved there")
+
+    def render(self, markers: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        raise NotImplementedError(f"robot {self.config.name} is hardware: only the twin renders")
 
     def _safe_stop(self) -> None:
         """Torque off on every motor that still answers; never raises."""

@@ -40,6 +40,8 @@ class JointState:
         senses current, else a fraction of maximum torque.
     faults: per joint, the names of hardware fault flags raised (empty when healthy).
     sensor_position_rad, sensor_velocity_rad_s: shape (n_sensors,), the passive joints.
+    stale: True when this is not a fresh reading but the last good one standing in for a read
+        that failed (the safety stack's policy for transient bus errors; never from a robot).
     """
 
     timestamp_s: float
@@ -49,6 +51,7 @@ class JointState:
     faults: tuple[tuple[str, ...], ...] = field(default=())
     sensor_position_rad: np.ndarray = field(default_factory=lambda: np.zeros(0))
     sensor_velocity_rad_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stale: bool = False
 
     @property
     def has_fault(self) -> bool:
@@ -61,9 +64,19 @@ class JointState:
 @runtime_checkable
 class Robot(Protocol):
     """A robot the env can drive. Opening turns torque on and holds the present pose;
-    closing (also on any error) turns torque off."""
+    closing (also on any error) turns torque off.
+
+    ``write`` clips to the joint range (the servo's own limits are programmed too); the
+    per-step limits, the workspace, the watchdog and the exits are the safety stack's
+    (``robot_side.safety.SafeRobot``), which every caller drives a robot through.
+    """
 
     spec: RobotSpec
+    #: A dry run: reads and computes, but never writes to the motors (torque included).
+    read_only: bool
+    #: The twin: time is simulated (``sleep_until`` steps the physics) and ``set_state``
+    #: puts it in any state. Hardware moves to a state instead (a scripted reset).
+    simulated: bool
 
     def open(self) -> "Robot": ...
 
@@ -89,4 +102,18 @@ class Robot(Protocol):
     def sleep_until(self, t_s: float) -> float:
         """Let time pass until ``t_s`` on the robot's clock (hardware: wait precisely; twin:
         step the physics). Returns how late it returned (s)."""
+        ...
+
+    def hold(self) -> np.ndarray:
+        """Command every joint to stay where it is now; returns that command (rad)."""
+        ...
+
+    def torque_off(self) -> None:
+        """Torque off on every motor that answers; never raises (every exit path calls it)."""
+        ...
+
+    def set_state(self, joint_position_rad: np.ndarray, sensor_position_rad: np.ndarray | None = None,
+                  rng: np.random.Generator | None = None) -> None:
+        """The twin only (``simulated``): start an episode in this state. Hardware raises
+        ``NotImplementedError``."""
         ...

@@ -12,7 +12,12 @@ from typing import Literal
 import numpy as np
 
 from drivers.config import ConfigError, build, load_yaml
+from drivers.dynamixel import protocol as dynamixel_protocol
+from drivers.feetech import protocol as feetech_protocol
 from drivers.robot import RobotSpec
+
+MAX_MOTOR_ID = {"dynamixel": dynamixel_protocol.MAX_ID, "feetech": feetech_protocol.MAX_ID}
+"""The largest id a motor may have, by protocol."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,36 @@ class WorkspaceConfig:
 
 
 @dataclass(frozen=True)
+class SafetyConfig:
+    """How the safety stack (``robot_side.safety.SafeRobot``) guards this robot on every path.
+
+    watchdog_hold_periods: with no command for this many control periods (while commands are
+        due: the real-time loop, the deploy runner) the watchdog holds the present position;
+    watchdog_torque_off_s: still none this much later, it turns torque off for good.
+    read_retry_fraction: a state read that failed (after the bus's own ``retries``) is tried
+        again while less than this fraction of the control period has passed since it began;
+        then the last good state stands in (marked stale, the command held) for that period.
+    max_missed_reads: periods in a row without a fresh state before the run ends with torque
+        off (``BusFaultPersistsError``).
+    """
+
+    watchdog_hold_periods: int = 5
+    watchdog_torque_off_s: float = 0.5
+    read_retry_fraction: float = 0.5
+    max_missed_reads: int = 3
+
+    def __post_init__(self) -> None:
+        if self.watchdog_hold_periods < 1:
+            raise ValueError(f"safety.watchdog_hold_periods must be at least 1, got {self.watchdog_hold_periods}")
+        if not self.watchdog_torque_off_s > 0:
+            raise ValueError(f"safety.watchdog_torque_off_s must be positive, got {self.watchdog_torque_off_s}")
+        if not 0.0 <= self.read_retry_fraction < 1.0:
+            raise ValueError(f"safety.read_retry_fraction must be in [0, 1), got {self.read_retry_fraction}")
+        if self.max_missed_reads < 1:
+            raise ValueError(f"safety.max_missed_reads must be at least 1, got {self.max_missed_reads}")
+
+
+@dataclass(frozen=True)
 class RobotConfig:
     """A robot made of serial-bus servos.
 
@@ -95,6 +130,7 @@ class RobotConfig:
     home_position_rad: where the scripted reset moves the joints (default: range middle).
     sensors: passive joints read with the others but never commanded.
     workspace: optional box for a site of the arm (checked on every command).
+    safety: the watchdog and the policy for failed state reads (:class:`SafetyConfig`).
     """
 
     name: str
@@ -113,12 +149,18 @@ class RobotConfig:
     home_position_rad: tuple[float, ...] | None = None
     sensors: tuple[SensorConfig, ...] = ()
     workspace: WorkspaceConfig | None = None
+    safety: SafetyConfig = SafetyConfig()
 
     def __post_init__(self) -> None:
         names = [j.name for j in self.joints] + [s.name for s in self.sensors]
         ids = [j.id for j in self.joints] + [s.id for s in self.sensors]
         if not self.joints:
             raise ValueError("joints: at least one joint is needed")
+        max_id = MAX_MOTOR_ID[self.protocol]
+        for motor in (*self.joints, *self.sensors):
+            if not 0 <= motor.id <= max_id:
+                raise ValueError(f"joint {motor.name}: id {motor.id} is outside the {self.protocol} range "
+                                 f"0..{max_id}")
         if len(set(names)) != len(names):
             raise ValueError(f"joints: duplicate joint names {names}")
         if len(set(ids)) != len(ids):

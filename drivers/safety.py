@@ -33,8 +33,14 @@ class CommandLimiter:
 
     @classmethod
     def for_spec(cls, spec: RobotSpec) -> "CommandLimiter":
-        """The limiter every backend applies: the spec's step limit at its control rate."""
+        """The spec's step limit at its default control rate."""
         return cls(spec, spec.max_step_rad, 1.0 / spec.control_rate_hz)
+
+    @classmethod
+    def range_only(cls, spec: RobotSpec) -> "CommandLimiter":
+        """Clips to the joint range only (what a robot's own ``write`` applies; the per-step
+        limits are the safety stack's, sized from the control period it runs at)."""
+        return cls(spec, math.inf, math.inf)
 
     def __init__(self, spec: RobotSpec, max_step_rad: float, period_s: float) -> None:
         self.low = np.asarray(spec.position_min_rad, dtype=np.float64)

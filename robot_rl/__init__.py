@@ -1,14 +1,11 @@
 """robot_rl: reinforcement learning on serial-bus servo robots and their MuJoCo twins.
 
-Importing the package registers its Gymnasium ids (``robot_rl/SO101Reach-v0``, ...) when
-gymnasium is installed (the bus tools work without it).
+This package is the training side (algorithms, replay, trainers, the real-time learner, the
+fleet) and the ``robot-rl`` command; the robot side it trains on is ``robot_side``.
+Importing it registers the Gymnasium ids (``robot_rl/SO101Reach-v0``, ...) as
+``import robot_side`` does.
 """
 
-import importlib.util
+from robot_side import __version__  # also registers the ids
 
-__version__ = "0.1.0"
-
-if importlib.util.find_spec("gymnasium") is not None:
-    from robot_rl.envs.registration import register_envs
-
-    register_envs()
+__all__ = ["__version__"]

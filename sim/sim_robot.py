@@ -80,9 +80,12 @@ class SimRobot:
     Raises :class:`SimConfigurationError` if the control period is not a whole number of
     physics steps or a configured joint is missing from the model.
 
-    Extra to the ``Robot`` protocol: :meth:`set_state` (what the env's reset uses on the
-    twin) and :meth:`render`. ``model`` and ``data`` are the live MuJoCo structures.
+    Extra to the ``Robot`` protocol: :meth:`render`. ``model`` and ``data`` are the live
+    MuJoCo structures.
     """
+
+    simulated = True
+    read_only = False
 
     def __init__(self, config: RobotConfig, sim: SimConfig = SimConfig(), seed: int | None = None) -> None:
         self.config = config
@@ -96,7 +99,7 @@ class SimRobot:
         self.timestep_s = self.twin.timestep_s
         self.period_steps = control_period_steps(config.control_rate_hz, self.timestep_s)
         self.spec = config.spec
-        self.limiter = CommandLimiter.for_spec(self.spec)
+        self.range = CommandLimiter.range_only(self.spec)
         self._rng = np.random.default_rng(seed)
         self._noisy = sim.position_noise_std_rad > 0.0 or sim.velocity_noise_std_rad_s > 0.0
         self._n = len(config.joints)
@@ -118,9 +121,9 @@ class SimRobot:
     def open(self) -> "SimRobot":
         """Torque on, holding the present pose (goal := present, as the servos do)."""
         present = self.data.qpos[self.twin.joint_qpos]
-        self.limiter.reset(present)
+        self.range.reset(present)
         self._pending.clear()
-        self.data.ctrl[self.twin.actuator] = self._goal(self.limiter.last)
+        self.data.ctrl[self.twin.actuator] = self._goal(self.range.last)
         self.twin.set_torque(True)
         self._open = True
         self._wall_origin_s = time.monotonic() - self.now_s()
@@ -134,12 +137,13 @@ class SimRobot:
             self._renderer.close()
             self._renderer = None
 
-    def hold(self) -> None:
-        """Hold the present pose (the watchdog's first stage)."""
+    def hold(self) -> np.ndarray:
+        """Hold the present pose (the watchdog's first stage); returns that command."""
         present = self.data.qpos[self.twin.joint_qpos]
-        self.limiter.reset(present)
+        self.range.reset(present)
         self._pending.clear()
-        self.data.ctrl[self.twin.actuator] = self._goal(self.limiter.last)
+        self.data.ctrl[self.twin.actuator] = self._goal(self.range.last)
+        return self.range.last
 
     def torque_off(self) -> None:
         """The joints go limp (the watchdog's second stage, every exit path)."""
@@ -183,10 +187,10 @@ class SimRobot:
                           position[n:], velocity[n:])
 
     def write(self, position_rad: np.ndarray) -> np.ndarray:
-        """Clip (range and per-step change) and send; the command acts on the physics
+        """Clip to the joint range and send; the command acts on the physics
         ``action_latency_s`` from now. Returns the clipped command."""
         self._require_open()
-        command = self.limiter(position_rad)
+        command = self.range(position_rad)
         goal = self._goal(command)
         if self._action_delay == 0:
             self._ctrl[self.twin.actuator] = goal
@@ -271,7 +275,7 @@ class SimRobot:
 
     def _reset_physics(self, joints: np.ndarray, sensors: np.ndarray) -> None:
         self._pending.clear()
-        self.limiter.reset(joints)
+        self.range.reset(joints)
         self.twin.set_state(joints, sensors, self._goal(joints), self.now_s())
         if self._history is not None:
             self._history.fill()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -37,16 +38,30 @@ SMALL = {"loop.mode": "async", "env.options.control_rate_hz": 50, "loop.start_st
          "realtime.eval_every_episodes": 0}
 
 
+HOOKS = ROOT / "tests" / "hooks"  # sitecustomize.py: fault injection for the processes a test starts
+
+
+def hooked_env(**variables: str) -> dict[str, str]:
+    """This process's environment with ``tests/hooks`` first on PYTHONPATH and ``variables``
+    set (the hooks' switches, such as ``ROBOT_RL_TEST_FREEZE``)."""
+    path = os.pathsep.join(p for p in (str(HOOKS), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **variables}
+
+
 class Run:
     """A ``robot-rl train`` process (the async mode's small settings, then ``overrides``); its
-    stderr is collected line by line as it comes."""
+    stderr is collected line by line as it comes. ``env``: extra environment variables (with
+    ``tests/hooks`` on PYTHONPATH, see ``hooked_env``)."""
 
-    def __init__(self, run_dir: Path, args: list[str], overrides: dict[str, object]) -> None:
+    def __init__(self, run_dir: Path, args: list[str], overrides: dict[str, object],
+                 env: dict[str, str] | None = None) -> None:
         sets = [f"{k}={v}" for k, v in {**SMALL, **overrides}.items()]
         command = [sys.executable, "-m", "robot_rl.cli.main", "train", CONFIG, "--run-dir", str(run_dir), "--json",
                    *args, *[part for s in sets for part in ("--set", s)]]
         self.run_dir = run_dir
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A session of its own: a test can signal its whole process group, as a terminal does.
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=hooked_env(**env) if env else None, start_new_session=True)
         self.lines: list[str] = []
         self.out: list[str] = []
         # One reader per pipe (never communicate() as well: two readers would split the text).
@@ -98,8 +113,8 @@ class Run:
 def start_run() -> Iterator[Callable[..., Run]]:
     runs: list[Run] = []
 
-    def start(run_dir: Path, *args: str, **overrides: object) -> Run:
-        run = Run(run_dir, list(args), {k.replace("__", "."): v for k, v in overrides.items()})
+    def start(run_dir: Path, *args: str, env: dict[str, str] | None = None, **overrides: object) -> Run:
+        run = Run(run_dir, list(args), {k.replace("__", "."): v for k, v in overrides.items()}, env)
         runs.append(run)
         return run
 
@@ -121,3 +136,49 @@ def read_replay_column(run_dir: Path, name: str) -> "np.ndarray":
 @pytest.fixture
 def replay_column() -> Callable[[Path, str], "np.ndarray"]:
     return read_replay_column
+
+
+class Arm:
+    """``robot-rl virtual-bus --robot so101`` in a process and a session of its own: the
+    terminal's signals never reach it, as they never reach a real arm."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "robot_rl.cli.main", "virtual-bus", "--robot", "so101",
+                                         "--wire-timing"], cwd=ROOT, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+        self.port = self.process.stdout.readline().strip()
+        assert self.port.startswith("/dev/"), "the virtual bus printed no port"
+
+    def torque(self) -> list[int]:
+        """Every servo's Torque Enable, read through the serial line as a user would (patiently:
+        an emulator just woken answers the requests queued while it slept first)."""
+        from drivers.bus_factory import make_bus
+        from drivers.motor import Motor
+        from drivers.robot_config import load_robot_config
+
+        robot = load_robot_config(ROOT / "configs/robots/so101.yaml")
+        motors = [Motor(j.name, j.id, j.model) for j in robot.joints]
+        with make_bus(robot.protocol, self.port, motors, baud=robot.baud, retries=10, timeout_margin_s=0.1) as bus:
+            return [int(v) for v in bus.read_raw("torque_enable")]
+
+    def pause(self) -> None:
+        """The line goes silent (SIGSTOP), as when a cable comes loose; :meth:`resume` undoes it."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """The servos hear the line again; the requests sent meanwhile are answered into the void."""
+        self.process.send_signal(signal.SIGCONT)
+        time.sleep(0.5)
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+        self.process.terminate()
+        self.process.wait(10)
+
+
+@pytest.fixture
+def arm() -> Iterator[Arm]:
+    """A virtual SO-101 that outlives the program driving it (see :class:`Arm`)."""
+    arm = Arm()
+    yield arm
+    arm.close()

@@ -1,11 +1,13 @@
-"""The import rules of ARCHITECTURE.md, enforced.
+"""The import rules of docs/architecture.md, enforced.
 
-- ``drivers`` imports nothing from ``sim``, ``robot_rl`` or ``deploy``; ``sim`` never imports
-  ``robot_rl`` or ``deploy``; nothing imports ``tests`` (checked on the source, statically).
-- Every ``drivers`` module imports with ``torch`` and ``mujoco`` made unimportable, and every
-  ``deploy`` module (the robot-side runtime, and the export package whose functions import
-  torch only when called) with ``torch``, ``mujoco`` and ``onnx`` made unimportable (checked by
-  really importing them in a fresh interpreter that blocks them).
+- ``drivers`` imports nothing from ``sim``, ``robot_side``, ``robot_rl`` or ``deploy``; ``sim``
+  never imports ``robot_side``, ``robot_rl`` or ``deploy``; the robot side (``robot_side``)
+  never imports training (``robot_rl``), ``deploy`` or torch; ``deploy`` outside its export
+  package never imports training; nothing imports ``tests`` (checked on the source, statically).
+- Every ``drivers`` and ``robot_side`` module imports with ``torch`` and ``mujoco`` made
+  unimportable (the twin's modules are imported only when it is chosen); every ``deploy`` module (the robot-side runtime, and the export package
+  whose functions import torch only when called) with ``torch``, ``mujoco`` and ``onnx`` made
+  unimportable (checked by really importing them in a fresh interpreter that blocks them).
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
-    "drivers": {"sim", "robot_rl", "deploy", "tests", "torch", "mujoco", "gymnasium"},
-    "sim": {"robot_rl", "deploy", "tests"},
+    "drivers": {"sim", "robot_side", "robot_rl", "deploy", "tests", "torch", "mujoco", "gymnasium"},
+    "sim": {"robot_side", "robot_rl", "deploy", "tests"},
+    "robot_side": {"robot_rl", "deploy", "tests", "torch"},
     "robot_rl": {"tests"},
     "deploy": {"tests"},
-    "deploy/runtime": {"tests", "torch", "mujoco", "onnx", "sim"},
+    "deploy/runtime": {"tests", "torch", "mujoco", "onnx", "sim", "robot_rl"},
+    "deploy/metadata.py": {"tests", "torch", "mujoco", "onnx", "sim", "robot_rl"},
+    "deploy/errors.py": {"tests", "torch", "mujoco", "onnx", "sim", "robot_rl"},
 }
 # Modules allowed to import torch at their top: imported only inside export functions.
 TORCH_AT_TOP = {"deploy.export.torch_policy"}
@@ -62,7 +67,8 @@ def imported_top_levels(path: Path) -> set[str]:
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_static_import_direction(package: str) -> None:
     violations = []
-    for path in sorted((ROOT / package).rglob("*.py")):
+    paths = [ROOT / package] if package.endswith(".py") else sorted((ROOT / package).rglob("*.py"))
+    for path in paths:
         bad = imported_top_levels(path) & FORBIDDEN[package]
         if bad:
             violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
@@ -81,6 +87,7 @@ def run_blocked(blocked: tuple[str, ...], modules: list[str]) -> subprocess.Comp
 
 @pytest.mark.parametrize(("package", "blocked", "at_least"), [
     ("drivers", ("torch", "mujoco"), 10),
+    ("robot_side", ("torch", "mujoco"), 10),
     ("deploy", ("torch", "mujoco", "onnx"), 8),
 ])
 def test_imports_without_heavy_dependencies(package: str, blocked: tuple[str, ...], at_least: int) -> None:

@@ -1,9 +1,10 @@
 """The on-device runner: an exported policy driving the robot through the same env, task and
-safety layers as training, at the policy's control rate, with every step timed.
+safety stack as training, at the policy's control rate, with every step timed.
 
 Imports only numpy, gymnasium, onnxruntime, pyserial and pyyaml (through ``drivers`` and the
-env and task code): no torch, no MuJoCo. Torque goes off on every exit path (the env closes
-the robot in a ``finally``).
+robot side): no torch, no MuJoCo. The safety stack's watchdog runs while commands are due (it
+holds, then turns torque off, if a step hangs); torque goes off on every exit path (the
+caller closes the env in a ``finally``; ``robot-rl deploy`` also on SIGINT, SIGTERM, SIGHUP).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import numpy as np
 from deploy.errors import DeployError
 from deploy.metadata import PolicyMetadata
 from deploy.runtime.policy import OnnxPolicy
-from robot_rl.envs.robot_env import RobotEnv
-from robot_rl.realtime.gc_pauses import CollectBetweenEpisodes
+from robot_side.envs.robot_env import RobotEnv
+from robot_side.gc_pauses import CollectBetweenEpisodes
+from robot_side.safety.stop_signals import StopSignals
 
 
 class PolicyMismatchError(DeployError):
@@ -60,6 +62,10 @@ class RunReport:
     policy_s: list[float] = field(default_factory=list)
     period_error_s: list[float] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
+    read_retries: int = 0  # state reads tried again within their period (transient bus errors)
+    stale_reads: int = 0  # periods whose read still failed: the last command was held
+    watchdog_fired: list[str] = field(default_factory=list)  # "hold" / "torque_off", as they fired
+    stopped_by: str | None = None  # the signal that ended the run early (SIGINT, SIGTERM, SIGHUP)
 
     def summary(self) -> dict[str, float | int | None]:
         def pct(values: list[float], q: float) -> float | None:
@@ -71,7 +77,9 @@ class RunReport:
                 "overhead_us_p50": _us(pct(self.overhead_s, 50)), "overhead_us_p99": _us(pct(self.overhead_s, 99)),
                 "policy_us_p50": _us(pct(self.policy_s, 50)), "policy_us_p99": _us(pct(self.policy_s, 99)),
                 "period_error_ms_p50": _ms(pct(self.period_error_s, 50)),
-                "period_error_ms_p99": _ms(pct(self.period_error_s, 99)), "faults": len(self.faults)}
+                "period_error_ms_p99": _ms(pct(self.period_error_s, 99)), "faults": len(self.faults),
+                "read_retries": self.read_retries, "stale_reads": self.stale_reads,
+                "watchdog_fired": len(self.watchdog_fired), "stopped_by": self.stopped_by}
 
 
 def _us(v: float | None) -> float | None:
@@ -83,23 +91,40 @@ def _ms(v: float | None) -> float | None:
 
 
 def run_policy(policy: OnnxPolicy, env: RobotEnv, episodes: int, max_episode_steps: int | None, seed: int = 0,
-               on_episode: Callable[[int, float, bool, int], None] | None = None) -> RunReport:
-    """Run ``episodes`` episodes; the caller closes the env (torque off)."""
+               on_episode: Callable[[int, float, bool, int], None] | None = None,
+               stop: StopSignals | None = None) -> RunReport:
+    """Run ``episodes`` episodes (fewer when ``stop`` is requested: the episode ends at the
+    step, ``report.stopped_by`` names the signal); the caller closes the env (torque off).
+    The watchdog watches from the first episode's start (``safety`` of the robot config)."""
+    if episodes < 1:
+        raise DeployError(f"episodes must be at least 1, got {episodes}")
     report = RunReport()
     action = np.zeros(policy.act_dim, dtype=np.float32)
-    with CollectBetweenEpisodes() as collector:  # no collector pause inside a period
-        for episode in range(episodes):
-            _run_episode(policy, env, action, report, seed + episode, max_episode_steps)
-            collector.collect()
-            if on_episode is not None:
-                on_episode(episode, report.returns[-1], report.successes[-1], report.lengths[-1])
+    robot = env.robot
+    try:
+        with CollectBetweenEpisodes() as collector:  # no collector pause inside a period
+            for episode in range(episodes):
+                with robot.commands_paused():
+                    obs, _ = env.reset(seed=seed + episode)
+                if robot.watchdog is None and not robot.simulated:
+                    robot.start_watchdog(on_fire=report.watchdog_fired.append)
+                _run_episode(policy, env, obs, action, report, max_episode_steps, stop)
+                with robot.commands_paused():
+                    collector.collect()
+                    if on_episode is not None:
+                        on_episode(episode, report.returns[-1], report.successes[-1], report.lengths[-1])
+                if stop is not None and stop.requested:
+                    report.stopped_by = stop.name
+                    break
+    finally:
+        report.read_retries = robot.stats["read_retries"]
+        report.stale_reads = robot.stats["stale_reads"]
     return report
 
 
-def _run_episode(policy: OnnxPolicy, env: RobotEnv, action: np.ndarray, report: RunReport, seed: int,
-                 max_episode_steps: int | None) -> None:
-    """One episode from ``env.reset(seed=seed)``; its figures appended to ``report``."""
-    obs, _ = env.reset(seed=seed)
+def _run_episode(policy: OnnxPolicy, env: RobotEnv, obs: np.ndarray, action: np.ndarray, report: RunReport,
+                 max_episode_steps: int | None, stop: StopSignals | None) -> None:
+    """One episode from its first observation ``obs``; its figures appended to ``report``."""
     total, steps, done, info = 0.0, 0, False, {}
     previous_write = None
     while not done:
@@ -117,7 +142,8 @@ def _run_episode(policy: OnnxPolicy, env: RobotEnv, action: np.ndarray, report: 
         previous_write = t.write_start_s
         total += float(reward)
         steps += 1
-        done = terminated or truncated or (max_episode_steps is not None and steps >= max_episode_steps)
+        done = terminated or truncated or (max_episode_steps is not None and steps >= max_episode_steps) or (
+            stop is not None and stop.requested)
     if "fault" in info:
         report.faults.append(str(info["fault"]))
     success = bool(info.get("success", False))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from robot_rl.errors import TrainingError
 
-class LearnerError(Exception):
+
+class LearnerError(TrainingError):
     """Base class of every error raised by ``robot_rl.algos``."""
 
 

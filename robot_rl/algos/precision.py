@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
 from robot_rl.algos.errors import LearnerConfigError
-
-Precision = Literal["fp32", "bf16"]
-"""``fp32``: float32 throughout. ``bf16``: the hidden-to-hidden matmuls of every network
-(most of the arithmetic) read bfloat16 copies of their inputs and weights and accumulate in
-float32; weights, gradients, optimiser state, the first and last layers and all the loss
-arithmetic stay float32. On CPUs with AMX tiles the bfloat16 products are several times faster."""
+from robot_rl.algos.learner_configs import Precision
 
 
 def hidden_matmul_dtype(precision: Precision) -> torch.dtype | None:

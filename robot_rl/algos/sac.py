@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,12 +25,12 @@ from robot_rl.algos.adam import Adam
 from robot_rl.algos.batch import Batch
 from robot_rl.algos.checkpoint import check_keys, load_part
 from robot_rl.algos.compile import CompiledStep
-from robot_rl.algos.config_checks import check
 from robot_rl.algos.errors import CheckpointError
 from robot_rl.algos.gradients import grad_and_value
+from robot_rl.algos.learner_configs import SACConfig
 from robot_rl.algos.networks import CriticEnsemble, SquashedGaussianActor
 from robot_rl.algos.normalizer import ObservationNormalizer
-from robot_rl.algos.precision import Precision, hidden_matmul_dtype
+from robot_rl.algos.precision import hidden_matmul_dtype
 from robot_rl.algos.rounds import update_in_rounds
 from robot_rl.algos.squashed_gaussian import squashed_sample
 from robot_rl.algos.target_networks import frozen_copy, polyak_update
@@ -40,87 +39,6 @@ __all__ = ["ROUND_UPDATES", "SAC", "SACConfig", "polyak_update", "soft_target", 
 
 ROUND_UPDATES = 2
 """Updates per round of ``SAC.update_many``: one compiled graph runs them one after the other."""
-
-
-@dataclass(frozen=True)
-class SACConfig:
-    """Hyper-parameters of ``SAC``. The update-to-data ratio is the caller's: it calls ``update`` that often."""
-
-    gamma: float = 0.99
-    """One-step discount. The learner reads each sample's ``gamma ** n`` from
-    ``Batch.discount``; the replay uses this value to build it."""
-    tau: float = 0.005
-    """Polyak rate of the target critics: ``target <- (1 - tau) target + tau critic``."""
-    actor_lr: float = 3e-4
-    """Adam learning rate of the policy."""
-    critic_lr: float = 3e-4
-    """Adam learning rate of the critics."""
-    alpha_lr: float = 3e-4
-    """Adam learning rate of ``log(alpha)`` (used only with ``auto_alpha``)."""
-    batch_size: int = 256
-    """Transitions per update (the replay sampler's batch size)."""
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    """Hidden layer widths of the actor and of each critic."""
-    target_entropy: float | None = None
-    """Entropy the temperature is tuned towards, in nats; None means ``-action_dim``."""
-    init_alpha: float = 1.0
-    """Initial temperature ``alpha`` (> 0)."""
-    auto_alpha: bool = True
-    """Tune ``alpha`` by gradient descent on the temperature loss; otherwise keep ``init_alpha``."""
-    n_critics: int = 2
-    """Critics in the ensemble: 2 for SAC and DroQ, e.g. 10 for REDQ."""
-    critic_subset: int | None = None
-    """REDQ's ``m``: the target takes the minimum over this many target critics, drawn
-    afresh each update (only those are evaluated). None: the minimum over all ``n_critics``."""
-    actor_q_reduction: Literal["min", "mean"] = "min"
-    """How the actor loss combines the critics: ``min`` (SAC, DroQ) or ``mean`` (REDQ)."""
-    critic_dropout: float = 0.0
-    """Dropout rate in each critic hidden layer (DroQ: 0.01; 0 disables)."""
-    critic_layer_norm: bool = False
-    """LayerNorm after each critic hidden layer (DroQ: True)."""
-    actor_update_interval: int = 1
-    """Update the actor and temperature once every this many critic updates (REDQ: the UTD ratio)."""
-    target_update_interval: int = 1
-    """Polyak-update the target critics once every this many critic updates."""
-    log_std_min: float = -5.0
-    """Lower end of the policy's log standard deviation (pre-squash units)."""
-    log_std_max: float = 2.0
-    """Upper end of the policy's log standard deviation."""
-    precision: Precision = "fp32"
-    """``fp32`` or ``bf16`` hidden matmuls (see ``robot_rl.algos.precision``)."""
-    compile: bool = False
-    """Run each update as one ``torch.compile`` d graph: 1.5-1.8x the updates per second of
-    eager mode for 256-wide networks on CPU (bench/learner.py), after a first update that
-    compiles for 10-30 s (again for each new batch size). Needs a C++ compiler at run time;
-    without one the learner logs a warning and runs eagerly. Off by default so that tests
-    and short runs do not pay the compilation; training configs should turn it on."""
-    device: str = "cpu"
-    """Torch device of the networks and of the batches given to ``update``."""
-    seed: int = 0
-    """Seed of the initial weights and of the learner's random generators (policy noise, REDQ
-    subsets). DroQ dropout masks come from torch's global generator."""
-
-    def __post_init__(self) -> None:
-        check(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")
-        check(0.0 < self.tau <= 1.0, "tau", self.tau, "in (0, 1]")
-        for name in ("actor_lr", "critic_lr", "alpha_lr", "init_alpha"):
-            check(getattr(self, name) > 0.0, name, getattr(self, name), "positive")
-        check(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
-        check(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
-              "hidden_sizes", self.hidden_sizes, "one or more positive widths")
-        check(self.n_critics >= 1, "n_critics", self.n_critics, "at least 1")
-        if self.critic_subset is not None:
-            check(1 <= self.critic_subset <= self.n_critics, "critic_subset", self.critic_subset,
-                  f"between 1 and n_critics={self.n_critics}")
-        check(self.actor_q_reduction in ("min", "mean"), "actor_q_reduction", self.actor_q_reduction,
-              "'min' or 'mean'")
-        check(0.0 <= self.critic_dropout < 1.0, "critic_dropout", self.critic_dropout, "in [0, 1)")
-        check(self.actor_update_interval >= 1, "actor_update_interval", self.actor_update_interval, "at least 1")
-        check(self.target_update_interval >= 1, "target_update_interval", self.target_update_interval,
-              "at least 1")
-        check(self.log_std_min < self.log_std_max, "log_std_min", self.log_std_min,
-              f"below log_std_max={self.log_std_max}")
-        check(self.precision in ("fp32", "bf16"), "precision", self.precision, "'fp32' or 'bf16'")
 
 
 def soft_target(

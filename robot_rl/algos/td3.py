@@ -5,7 +5,6 @@ way, so each step can be compiled (``TD3Config.compile``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,66 +15,16 @@ from robot_rl.algos.adam import Adam
 from robot_rl.algos.batch import Batch
 from robot_rl.algos.checkpoint import check_keys, load_part
 from robot_rl.algos.compile import CompiledStep
-from robot_rl.algos.config_checks import check
 from robot_rl.algos.errors import CheckpointError
 from robot_rl.algos.gradients import grad_and_value
+from robot_rl.algos.learner_configs import TD3Config
 from robot_rl.algos.networks import CriticEnsemble, DeterministicActor
 from robot_rl.algos.normalizer import ObservationNormalizer
-from robot_rl.algos.precision import Precision, hidden_matmul_dtype
+from robot_rl.algos.precision import hidden_matmul_dtype
 from robot_rl.algos.rounds import update_in_rounds
 from robot_rl.algos.target_networks import frozen_copy, polyak_update
 
 __all__ = ["TD3", "TD3Config", "clipped_double_q_target", "smoothed_target_action"]
-
-
-@dataclass(frozen=True)
-class TD3Config:
-    """Hyper-parameters of ``TD3``. Noise scales are fractions of the action half-range ``(high - low) / 2``."""
-
-    gamma: float = 0.99
-    """One-step discount; the replay uses it to build ``Batch.discount = gamma ** n``."""
-    tau: float = 0.005
-    """Polyak rate of the target actor and critics."""
-    actor_lr: float = 3e-4
-    """Adam learning rate of the policy."""
-    critic_lr: float = 3e-4
-    """Adam learning rate of the critics."""
-    batch_size: int = 256
-    """Transitions per update (the replay sampler's batch size)."""
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    """Hidden layer widths of the actor and of each critic."""
-    policy_noise: float = 0.2
-    """Standard deviation of the target policy smoothing noise."""
-    noise_clip: float = 0.5
-    """The smoothing noise is clipped to ``+-noise_clip``."""
-    exploration_noise: float = 0.1
-    """Standard deviation of the Gaussian noise ``act(..., deterministic=False)`` adds."""
-    policy_delay: int = 2
-    """Update the actor and the targets once every this many critic updates."""
-    n_critics: int = 2
-    """Critics; the target takes the minimum over all of them, the actor follows the first."""
-    precision: Precision = "fp32"
-    """``fp32`` or ``bf16`` hidden matmuls (see ``robot_rl.algos.precision``)."""
-    compile: bool = False
-    """Run each update as one ``torch.compile`` d graph (see ``SACConfig.compile``)."""
-    device: str = "cpu"
-    """Torch device of the networks and of the batches given to ``update``."""
-    seed: int = 0
-    """Seed of the initial weights and of the learner's random generators (smoothing, exploration noise)."""
-
-    def __post_init__(self) -> None:
-        check(0.0 <= self.gamma <= 1.0, "gamma", self.gamma, "in [0, 1]")
-        check(0.0 < self.tau <= 1.0, "tau", self.tau, "in (0, 1]")
-        for name in ("actor_lr", "critic_lr"):
-            check(getattr(self, name) > 0.0, name, getattr(self, name), "positive")
-        for name in ("policy_noise", "noise_clip", "exploration_noise"):
-            check(getattr(self, name) >= 0.0, name, getattr(self, name), "non-negative")
-        check(self.batch_size >= 1, "batch_size", self.batch_size, "at least 1")
-        check(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes),
-              "hidden_sizes", self.hidden_sizes, "one or more positive widths")
-        check(self.policy_delay >= 1, "policy_delay", self.policy_delay, "at least 1")
-        check(self.n_critics >= 1, "n_critics", self.n_critics, "at least 1")
-        check(self.precision in ("fp32", "bf16"), "precision", self.precision, "'fp32' or 'bf16'")
 
 
 def smoothed_target_action(

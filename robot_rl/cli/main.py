@@ -14,6 +14,8 @@ import sys
 
 from drivers.errors import DriverError
 from robot_rl.cli.errors import CommandError
+from robot_rl.errors import TrainingError
+from robot_side.errors import RobotSideError
 
 # Each module defines ``register(subparsers)`` which adds its parser(s) with ``func`` set.
 COMMAND_MODULES = (
@@ -48,12 +50,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (DriverError, CommandError) as exc:
-        print(f"robot-rl {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"robot-rl {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not isinstance(exc, named_errors()):
+            raise
+        print(f"robot-rl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def named_errors() -> tuple[type[BaseException], ...]:
+    """The error types that carry a message a user can act on: one line, exit status 2. The
+    layers' own bases, and those of ``sim`` and ``deploy`` where they are installed."""
+    errors: list[type[BaseException]] = [DriverError, RobotSideError, TrainingError, CommandError]
+    for module, name in (("sim.errors", "SimError"), ("deploy.errors", "DeployError")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except ImportError:  # sim needs mujoco (a robot computer may lack it); deploy needs nothing heavy
+            continue
+    return tuple(errors)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Iterable
@@ -41,6 +42,17 @@ def parse_ids(text: str) -> list[int]:
     return ids
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (no nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("motors", help="scan, read, write and configure servos on a bus")
     sub = parser.add_subparsers(dest="motors_command", required=True, metavar="ACTION")
@@ -66,7 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--model", help="servo model (default: asked from each motor)")
         p.add_argument("--raw", action="store_true", help="raw integers instead of SI units")
         if name == "write":
-            p.add_argument("--value", type=float, required=True, help="value in the register's SI unit (or raw)")
+            p.add_argument("--value", type=finite_float, required=True,
+                           help="value in the register's SI unit (or raw)")
         p.set_defaults(func=cmd_read if name == "read" else cmd_write)
 
     p = sub.add_parser("set-id", help="change a motor's id")
@@ -165,16 +178,46 @@ def cmd_read(args: argparse.Namespace) -> int:
     return 0
 
 
+def raw_value(args: argparse.Namespace, model: str) -> int:
+    """``--value`` as the raw integer of ``--register`` on ``model``, range checked (ConfigurationError)."""
+    reg = bus_class(args.protocol).models[model][args.register]
+    raw = int(round(args.value)) if args.raw else int(reg.from_si(args.value))
+    return reg.check_raw(raw)
+
+
+def check_value_before_sending(args: argparse.Namespace) -> None:
+    """Refuse ``--value`` before a byte is sent when no model could take it: the given
+    ``--model``'s register, else the register of every model of the protocol that has it."""
+    models = bus_class(args.protocol).models
+    if args.model:
+        if args.model not in models:
+            raise ConfigurationError(f"unknown {args.protocol} model {args.model!r}; known: {', '.join(sorted(models))}")
+        candidates = [args.model]
+    else:
+        candidates = [m for m, table in models.items() if args.register in table]
+        if not candidates:  # the table's own error names the register and suggests the closest
+            next(iter(models.values()))[args.register]
+    errors = []
+    for model in candidates:
+        try:
+            raw_value(args, model)
+            return
+        except ConfigurationError as exc:
+            errors.append(f"{model}: {exc}")
+    raise ConfigurationError(f"--value {args.value:g} fits register {args.register} of no "
+                             f"{'such' if args.model else args.protocol} model ({'; '.join(errors[:3])}"
+                             f"{'; ...' if len(errors) > 3 else ''}); nothing was sent")
+
+
 def cmd_write(args: argparse.Namespace) -> int:
+    check_value_before_sending(args)
     rows = []
     with _open_bus(args) as bus:
         for motor_id in args.ids:
             model = _model_of(bus, motor_id, args.model)
-            reg = bus.table(model)[args.register]
-            raw = int(round(args.value)) if args.raw else int(reg.from_si(args.value))
-            reg.check_raw(raw, motor_id)
+            raw = raw_value(args, model)
             bus.write_register_one(motor_id, model, args.register, raw)
-            rows.append({"id": motor_id, "model": model, "register": reg.name, "raw": raw})
+            rows.append({"id": motor_id, "model": model, "register": args.register, "raw": raw})
     _emit(args, rows, [f"id {r['id']:>3} {r['register']} <- {r['raw']}" for r in rows])
     return 0
 

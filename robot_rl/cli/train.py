@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -55,9 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print_summary(summary)
-    if "exit_code" in summary:
-        return int(summary["exit_code"])
-    return 130 if summary.get("interrupted") else 0
+    return int(summary.get("exit_code", 0))
 
 
 def _run_sync(config, run, args: argparse.Namespace, source: str) -> dict:
@@ -67,6 +66,7 @@ def _run_sync(config, run, args: argparse.Namespace, source: str) -> dict:
     from robot_rl.train.run_dir import write_text_atomic
     from robot_rl.train.sync_trainer import Progress, SyncTrainer, make_env
     from robot_rl.train.video import record_episode
+    from robot_side.safety.stop_signals import StopSignals
 
     bar = None if args.no_progress or args.json else tqdm(total=config.loop.total_steps, unit="step",
                                                           dynamic_ncols=True, file=sys.stderr)
@@ -89,29 +89,47 @@ def _run_sync(config, run, args: argparse.Namespace, source: str) -> dict:
                 "  ".join(f"{k} {v}" for k, v in parts.items()))
 
     trainer = SyncTrainer(config, run, resume=args.resume, source=source, on_progress=on_progress)
-    if trainer.restored_transitions or trainer.lost_transitions:
-        print(f"resumed at step {trainer.step}: {trainer.restored_transitions} transitions restored, "
-              f"{trainer.lost_transitions} lost since the last flush", file=sys.stderr)
+    if args.resume:
+        kept = trainer.kept_after_checkpoint
+        print(f"resumed at step {trainer.step}: {trainer.restored_transitions} transitions restored"
+              f"{f' ({kept} flushed after the last checkpoint, not taken again)' if kept else ''}, "
+              f"{trainer.lost_transitions} lost after the last flush", file=sys.stderr)
     if bar is not None:
         bar.update(trainer.step)
     summary: dict = {}
+    stop = StopSignals(on_signal=lambda count, signum: _say_stopping(count, signum, bar))
     try:
-        summary = trainer.train()
-        if config.env.id.startswith("robot_rl/"):
+        with stop:
+            summary = trainer.train(should_stop=lambda: stop.requested)
+        if config.env.id.startswith("robot_rl/") and not stop.requested:
             _, message = record_episode(lambda: make_env(config, evaluation=True, render_mode="rgb_array"),
                                         lambda o: trainer.learner.act(o, deterministic=True),
                                         run.root / "videos" / "eval.gif", seed=config.loop.seed)
             summary["video"] = message
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second signal: stopped at once (the checkpoint was still written)
         summary = trainer._summary(0.0, True)
     finally:
         if bar is not None:
             bar.close()
         trainer.close()
+        summary.update(exit_code=stop.exit_code or 0, stopped_by=stop.name)
         plot = learning_curve(run.metrics, run.plots / "learning_curve.png", f"{config.env.id} ({config.algo.name})")
         summary["learning_curve"] = str(plot) if plot else None
         write_text_atomic(run.summary, json.dumps(summary, indent=2))
     return summary
+
+
+def _say_stopping(count: int, signum: int, bar) -> None:
+    """The sync trainer's signal handler: the first signal ends training after the step (a
+    checkpoint is written), a second stops at once (the checkpoint is still written)."""
+    from robot_side.safety.stop_signals import StopNow
+
+    name = signal.Signals(signum).name
+    message = (f"{name}: stopping after this step, writing a checkpoint (again to stop at once)" if count == 1
+               else f"{name}: stopping at once")
+    (bar.write if bar is not None else print)(message, file=sys.stderr)
+    if count > 1:
+        raise StopNow(name)
 
 
 def print_summary(summary: dict) -> None:

@@ -1,4 +1,4 @@
-"""``robot-rl virtual-bus``: emulated servos on a pseudo-terminal, until SIGINT or SIGTERM.
+"""``robot-rl virtual-bus``: emulated servos on a pseudo-terminal, until SIGINT, SIGTERM or SIGHUP.
 
 The first line on stdout is the serial port to open (the pty's slave path); everything else
 goes to stderr. Exit status 0 after a signal or an injected disconnect.
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 import threading
-from types import FrameType
 
 from drivers.emulator import FaultConfig, ServoSpec, VirtualBus
 from drivers.emulator.bus import VENDORS
@@ -27,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "virtual-bus", help="emulate servos on a pseudo-terminal (virtual hardware)",
         description="Emulated Dynamixel or Feetech servos answering on a pseudo-terminal. Prints the "
                     "port path on the first line of stdout and runs until SIGINT or SIGTERM.")
-    p.add_argument("--robot", help="serve the servos of this robot config (ids, models, baud, calibration); "
-                                   "replaces --protocol/--model/--ids/--baud")
+    p.add_argument("--robot", help="serve the servos of this robot config, by name (so101, dclaw) or YAML path "
+                                   "(ids, models, baud, calibration); replaces --protocol/--model/--ids/--baud")
     p.add_argument("--plant", choices=("servo", "twin"), default="servo",
                    help="what moves the shafts: a simple servo model, or the robot's MuJoCo twin in real time "
                         "(needs --robot)")
@@ -47,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--extra-delay-ms", type=float, default=0.0, help="added to every reply's time")
     p.add_argument("--disconnect-after", type=int, help="close the port after this many requests")
     p.add_argument("--seed", type=int, default=0, help="seed of the fault injection (default 0)")
+    p.add_argument("--exit-with", type=int, metavar="PID",
+                   help="stop when process PID exits (virtual hardware's emulator, in a session of its own, "
+                        "follows the program driving it)")
     p.set_defaults(func=cmd_virtual_bus)
 
 
@@ -72,8 +73,9 @@ def build_robot_bus(args: argparse.Namespace, faults: FaultConfig, delay_s: floa
     """The servos of a robot config, holding its calibration, optionally moved by its twin."""
     from drivers.calibration import load_calibration
     from drivers.robot_config import load_robot_config
+    from robot_side.robots import robot_config_path
 
-    config = load_robot_config(args.robot)
+    config = load_robot_config(robot_config_path(args.robot))
     calibration = load_calibration(config.calibration) if config.calibration else None
     parts = list(config.joints) + list(config.sensors)
     home = {j.name: q for j, q in zip(config.joints, config.home_rad)}
@@ -107,27 +109,22 @@ def build_robot_bus(args: argparse.Namespace, faults: FaultConfig, delay_s: floa
 
 
 def cmd_virtual_bus(args: argparse.Namespace) -> int:
+    from robot_side.process_watch import ProcessWatch
+    from robot_side.safety.stop_signals import StopSignals
+
     bus = build_bus(args)
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with bus:
-            print(bus.port, flush=True)
-            ids = ",".join(str(s.id) for s in bus.specs)
-            print(f"virtual {bus.protocol} bus: {bus.specs[0].model} ids {ids} at {bus.baud} baud on "
-                  f"{bus.port}" + (f" (link {bus.link})" if bus.link else "") + "; stop with Ctrl-C",
-                  file=sys.stderr, flush=True)
-            while not stop.is_set() and bus.running:
-                stop.wait(0.2)
-            bus.check()
-            if bus.disconnected:
-                print(f"virtual bus: port closed after {args.disconnect_after} requests (injected disconnect)",
-                      file=sys.stderr)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    owner = ProcessWatch(args.exit_with) if args.exit_with is not None else None
+    with StopSignals(on_signal=lambda count, signum: stop.set()), bus:
+        print(bus.port, flush=True)
+        ids = ",".join(str(s.id) for s in bus.specs)
+        print(f"virtual {bus.protocol} bus: {bus.specs[0].model} ids {ids} at {bus.baud} baud on "
+              f"{bus.port}" + (f" (link {bus.link})" if bus.link else "") + "; stop with Ctrl-C",
+              file=sys.stderr, flush=True)
+        while not stop.is_set() and bus.running and not (owner is not None and owner.gone()):
+            stop.wait(0.2)
+        bus.check()
+        if bus.disconnected:
+            print(f"virtual bus: port closed after {args.disconnect_after} requests (injected disconnect)",
+                  file=sys.stderr)
     return 0

@@ -35,18 +35,18 @@ import yaml
 from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError, RayError
 
 from robot_rl.fleet.detached_loop import start_detached_loop
-from robot_rl.realtime.os_tuning import normal_niceness
 from robot_rl.realtime.control_loop import LoopArgs
 from robot_rl.realtime.crash_stop import cut_torque_after_crash
 from robot_rl.realtime.env_description import describe_env
 from robot_rl.realtime.loop_timing import TimingFileWriter
+from robot_rl.realtime.os_tuning import normal_niceness
 from robot_rl.realtime.policy_snapshot import SnapshotLayout
-from robot_rl.realtime.process_watch import ProcessWatch
 from robot_rl.realtime.status_board import ActorState, Slot, StatusBoard
 from robot_rl.realtime.transition_ring import TransitionRing
 from robot_rl.realtime.weight_board import WeightBoard
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.run_dir import write_text_atomic
+from robot_side.process_watch import ProcessWatch
 
 log = logging.getLogger("robot_rl.fleet.actor")
 SEED_STRIDE = 1_000_003  # each robot's seeds: the run's seed + index x this (no overlap in practice)

@@ -29,19 +29,21 @@ from typing import Any, Callable
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
+from robot_rl.errors import TrainingError
 from robot_rl.fleet.learner_actor import LearnerActor
 from robot_rl.fleet.robot_actor import RobotActor
 from robot_rl.realtime.policy_snapshot import snapshot
-from robot_rl.realtime.run import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, STOP_TIMEOUT_S
+from robot_rl.realtime.run import EXIT_FAILED, EXIT_OK, STOP_TIMEOUT_S
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.learners import make_learner
 from robot_rl.train.run_dir import RunDir, write_text_atomic
+from robot_side.safety.stop_signals import StopSignals
 
 log = logging.getLogger("robot_rl.fleet")
 WATCH_EVERY_S = 0.5
 
 
-class FleetError(RuntimeError):
+class FleetError(TrainingError, RuntimeError):
     """The fleet cannot start (an actor cannot be placed, robots disagree, the learner fails)."""
 
 
@@ -166,12 +168,12 @@ class Fleet:
             indent=2))
 
     # -- watching --------------------------------------------------------------------------------
-    def watch(self, signals: dict, on_status: Callable[[dict], None] | None) -> tuple[int, str]:
+    def watch(self, signals: StopSignals, on_status: Callable[[dict], None] | None) -> tuple[int, str]:
         total = self.config.loop.total_steps
         code, reason = EXIT_OK, ""
         while any(not r.ended for r in self.robots):
-            if signals["count"] and self.stop_level < min(signals["count"], 2):
-                self._stop_all(min(signals["count"], 2))
+            if signals.requested and self.stop_level < min(signals.count, 2):
+                self._stop_all(min(signals.count, 2))
             status = self._learner_status()  # None: no answer this time (a slow network, a busy node)
             learner_alive = status is not None and status["alive"]
             if status is not None and not status["alive"] and not reason:
@@ -189,9 +191,9 @@ class Fleet:
             if on_status is not None and learner_alive:
                 on_status({**status, "robots": [dict(r.last, index=r.index, ended=r.ended) for r in self.robots]})
             time.sleep(WATCH_EVERY_S)
-        if signals["count"]:
-            code = EXIT_SIGINT if signals["kind"] == signal.SIGINT else EXIT_SIGTERM
-            reason = "interrupted" + (" twice: stopped at once" if signals["count"] > 1 else ": stopped cleanly")
+        if signals.requested:
+            code = signals.exit_code
+            reason = f"interrupted ({signals.name})" + (": stopped at once" if signals.count > 1 else ": stopped cleanly")
         elif not reason:
             lost = [r.index for r in self.robots if r.ended == "lost"]
             reason = "finished" + (f" without robot(s) {lost} (their actors died)" if lost else "")
@@ -290,33 +292,29 @@ def run_fleet(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
             raise FleetError(f"cannot join the Ray cluster at {address}: {exc}" if address else
                              f"cannot start a local Ray instance: {exc}") from None
     fleet = Fleet(config, run, n, resume, source)
-    signals = {"count": 0, "kind": None}
 
-    def on_signal(signum, frame) -> None:
-        signals["count"] += 1
-        signals["kind"] = signum
-        print("\nstopping: every robot finishes its step and turns torque off; the learner checkpoints"
-              if signals["count"] == 1 else "\nstopping at once (motors are still made safe; no final checkpoint)",
+    def on_signal(count: int, signum: int) -> None:
+        name = signal.Signals(signum).name
+        print(f"\n{name}: stopping: every robot finishes its step and turns torque off; the learner checkpoints"
+              if count == 1 else f"\n{name}: stopping at once (motors are still made safe; no final checkpoint)",
               file=sys.stderr, flush=True)
-        fleet._stop_all(min(signals["count"], 2))  # at once, even while starting or restarting a robot
+        fleet._stop_all(min(count, 2))  # at once, even while starting or restarting a robot
 
     # SIGHUP too: a closed terminal or SSH session must stop the robots cleanly, not kill the driver.
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     began = time.monotonic()
     info: dict[str, Any] = {}
-    try:
-        info = fleet.start()
-        code, reason = fleet.watch(signals, on_status)
-        final = fleet.finish()
-    finally:
-        try:  # on any error above: robots stopped (torque off) and the learner checkpointed before Ray goes
-            fleet.stop_robots_and_wait()
-            fleet.finish()
+    with StopSignals(on_signal) as signals:
+        try:
+            info = fleet.start()
+            code, reason = fleet.watch(signals, on_status)
+            final = fleet.finish()
         finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-            if started_here:
-                ray.shutdown()
+            try:  # on any error above: robots stopped (torque off) and the learner checkpointed before Ray goes
+                fleet.stop_robots_and_wait()
+                fleet.finish()
+            finally:
+                if started_here:
+                    ray.shutdown()
     robots = [{"index": r.index, "host": r.node.get("host"), "ended": r.ended, "restarts": r.restarts,
                "transitions": final.get("from_actor", {}).get(r.index, 0), "steps": r.last.get("steps"),
                "weight_version": r.last.get("weight_version"), "overruns": r.last.get("overruns"),
@@ -325,7 +323,7 @@ def run_fleet(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
     return {"run_dir": str(run.root), "env": config.env.id, "algo": config.algo.name, "mode": "fleet",
             "actors": n, "steps": int(final.get("fleet_steps", 0)), "episodes": int(final.get("episodes", 0)),
             "updates": int(final.get("updates", 0)), "weights_version": final.get("version"),
-            "wall_time_s": time.monotonic() - began, "interrupted": code in (EXIT_SIGINT, EXIT_SIGTERM),
+            "wall_time_s": time.monotonic() - began, "interrupted": signals.requested, "stopped_by": signals.name,
             "exit_code": code, "reason": reason, "robots": robots,
             "last_eval_return": final.get("eval_return") if final.get("eval_count") else None,
             "last_eval_success_rate": final.get("eval_success") if final.get("eval_count") else None,

@@ -4,8 +4,9 @@ Each step: pick up newer policy weights if the learner published some (never wai
 the policy (numpy, single thread), let the env apply the safety layers and write the
 command, wait for the next tick, read the state, push the transition into the shared ring.
 Every step is timed; an overrun is counted, logged with its cause, and handled by the
-configured policy. A watchdog thread makes the robot safe if the loop stops commanding;
-once it has turned torque off the loop stops (it never commands a limp robot).
+configured policy. The robot's safety stack (``robot_side.safety.SafeRobot``) runs a watchdog
+thread that makes the robot safe if the loop stops commanding; once it has turned torque off
+the loop stops (it never commands a limp robot).
 
 With a command lead (``realtime.command_lead_s``, see :mod:`robot_rl.realtime.command_lead`)
 each command is held back until that long after the tick at which the state it answers was
@@ -29,19 +30,21 @@ import gymnasium as gym
 import numpy as np
 
 from drivers.errors import DriverError
-from robot_rl.envs.robot_env import StepTiming
 from robot_rl.realtime.command_lead import CommandLead
-from robot_rl.realtime.gc_pauses import CollectBetweenEpisodes
 from robot_rl.realtime.loop_timing import TimingRecorder
 from robot_rl.realtime.os_tuning import tune_current_process
 from robot_rl.realtime.policy_snapshot import NumpyPolicy, SnapshotLayout
 from robot_rl.realtime.shared_block import BlockSpec
 from robot_rl.realtime.status_board import ActorState, Slot, StatusBoard
-from robot_rl.realtime.process_watch import ProcessWatch
 from robot_rl.realtime.transition_ring import TransitionRing
-from robot_rl.realtime.watchdog import Watchdog, WatchdogTrippedError
 from robot_rl.realtime.weight_board import WeightBoard
 from robot_rl.train.config import TrainConfig
+from robot_side.envs.robot_env import RobotEnv, StepTiming
+from robot_side.errors import RobotSideError
+from robot_side.gc_pauses import CollectBetweenEpisodes
+from robot_side.process_watch import ProcessWatch
+from robot_side.safety.safe_robot import SafeRobot
+from robot_side.safety.stop_signals import ignore_in_child
 
 log = logging.getLogger("robot_rl.loop")
 LEARNER_WAIT_TIMEOUT_S = 120.0
@@ -64,7 +67,7 @@ class LoopArgs:
 
 def make_realtime_env(config: TrainConfig) -> gym.Env:
     """The training env, paced to the wall clock on the twin (so it behaves like hardware)."""
-    import robot_rl  # noqa: F401  (registers the ids)
+    import robot_side  # noqa: F401  (registers the ids)
 
     options = dict(config.env.options)
     if config.env.id.startswith("robot_rl/"):
@@ -91,7 +94,7 @@ class ControlLoop:
         self.supervisor = ProcessWatch(args.supervisor_pid)
         self._last_overrun_log = 0.0
         self.learner_dead_noted = False
-        self._froze = False
+        self.robot: SafeRobot | None = None  # the env's safety stack (a robot_rl env), set when it opens
         self._prev: StepTiming | None = None  # timing marks of the previous step of this episode
         self._tick = 0.0  # when the state the next command answers was read (time.monotonic)
 
@@ -106,28 +109,26 @@ class ControlLoop:
         self.recorder = TimingRecorder(period, self.status.loop_timing, self.status.loop_timing_count)
         self.lead = CommandLead(self.rt.command_lead_s, period)
         state = ActorState.FAILED
-        watchdog = None
         self.status[Slot.ACTOR_STATE] = ActorState.RUNNING
         try:
-            obs, _ = self.env.reset(seed=self.config.loop.seed + self.episodes)
-            self._tick = self.env.timing.read_start_s
-            robot = getattr(self.env, "robot", None)
-            if robot is not None and hasattr(robot, "hold"):
-                watchdog = Watchdog(robot.hold, robot.torque_off, self.rt.watchdog_periods * period,
-                                    self.rt.watchdog_torque_off_s, on_fire=self._watchdog_fired).start()
             with CollectBetweenEpisodes() as self.gc:  # no collector pause inside a period
-                self._episodes(obs, watchdog)
+                obs, _ = self.env.reset(seed=self.config.loop.seed + self.episodes)
+                self._tick = self.env.timing.read_start_s
+                self.robot = self.env.robot if isinstance(self.env, RobotEnv) else None
+                if self.robot is not None:  # from the first step on (the set-up above takes its time)
+                    rt = self.rt
+                    self.robot.start_watchdog(
+                        on_fire=self._watchdog_fired,
+                        hold_after_s=None if rt.watchdog_periods is None else rt.watchdog_periods * period,
+                        torque_off_after_s=rt.watchdog_torque_off_s)
+                self._episodes(obs)
             state = ActorState.DONE
-        except DriverError as exc:
-            log.error("control loop: the robot failed (%s: %s); motors made safe, stopping", type(exc).__name__, exc)
-        except WatchdogTrippedError as exc:
-            log.error("control loop: %s; stopping", exc)
+        except (DriverError, RobotSideError) as exc:
+            log.error("control loop: %s: %s; motors made safe, stopping", type(exc).__name__, exc)
         except Exception:
             log.exception("control loop: unexpected error; motors made safe, stopping")
         finally:
-            if watchdog is not None:
-                watchdog.stop()
-            env.close()  # torque off on every exit path
+            env.close()  # the watchdog stops, torque off: on every exit path
             self.status[Slot.ACTOR_STATE] = state
         return state
 
@@ -156,7 +157,7 @@ class ControlLoop:
         return self.steps >= self.config.loop.total_steps
 
     # -- episodes --------------------------------------------------------------------------------
-    def _episodes(self, obs: np.ndarray, watchdog: Watchdog | None) -> None:
+    def _episodes(self, obs: np.ndarray) -> None:
         loop = self.config.loop
         while not self._should_stop():
             every = self.rt.eval_every_episodes
@@ -167,9 +168,6 @@ class ControlLoop:
             while not done:
                 if self.status[Slot.STOP] >= 2:
                     return
-                self._freeze_if_asked()
-                if watchdog is not None and watchdog.torque_cut:
-                    raise WatchdogTrippedError("the watchdog turned torque off while the loop was not commanding")
                 c0 = time.monotonic()
                 action = self._action(obs, evaluating)
                 compute = time.monotonic() - c0
@@ -178,11 +176,6 @@ class ControlLoop:
                     next_obs, reward, terminated, truncated, info = self.env.hold_step()
                 else:
                     next_obs, reward, terminated, truncated, info = self.env.step(action)
-                if watchdog is not None:
-                    if watchdog.torque_cut:
-                        raise WatchdogTrippedError("the watchdog turned torque off during a step that took "
-                                                   f"{(time.monotonic() - c0) * 1e3:.0f} ms")
-                    watchdog.kick()
                 held, hold = hold, False
                 episode_steps += 1
                 if self.max_episode_steps and episode_steps >= self.max_episode_steps:
@@ -206,7 +199,7 @@ class ControlLoop:
                 done = terminated or truncated or self._should_stop()
                 self._publish_status()
             # No commands on purpose here (bookkeeping, waiting, a scripted reset motion on hardware).
-            with watchdog.suspended() if watchdog is not None else contextlib.nullcontext():
+            with self.robot.commands_paused() if self.robot is not None else contextlib.nullcontext():
                 self._end_episode(episode_return, info, evaluating)
                 log.debug("garbage collection between episodes: %.2f ms", self.gc.collect() * 1e3)
                 if self._should_stop():
@@ -243,23 +236,6 @@ class ControlLoop:
         self._prev = dataclasses.replace(t)  # RobotEnv reuses its timing object
         self._tick = t.read_start_s - t.late_s
         return overrun
-
-    def _freeze_if_asked(self) -> None:
-        """Test hook (``realtime.test_freeze_after_steps``, or FREEZE_LOOP set from outside): stop
-        commanding, as a hung bus call would, so that the watchdog must act."""
-        after = self.rt.test_freeze_after_steps
-        if after is not None and not self._froze and self.steps >= after:
-            self._froze = True
-            self.status[Slot.FREEZE_LOOP] = 1
-            log.warning("test hook: the loop freezes for %.2f s at step %d", self.rt.test_freeze_s, self.steps)
-            deadline = time.monotonic() + self.rt.test_freeze_s
-        elif self.status[Slot.FREEZE_LOOP] > 0:
-            deadline = float("inf")
-        else:
-            return
-        while self.status[Slot.FREEZE_LOOP] > 0 and self.status[Slot.STOP] == 0 and time.monotonic() < deadline:
-            time.sleep(0.001)
-        self.status[Slot.FREEZE_LOOP] = 0
 
     def _end_episode(self, episode_return: float, info: dict, evaluating: bool) -> None:
         success = float(bool(info.get("success", False)))
@@ -330,7 +306,7 @@ class ControlLoop:
 def control_loop_main(args: LoopArgs) -> None:
     """Entry point of the control-loop process."""
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; see robot_rl/realtime/run.py
+    ignore_in_child()  # SIGINT and SIGHUP: the parent decides; see robot_rl/realtime/run.py
     loop = ControlLoop(args)
 
     def on_term(signum, frame) -> None:

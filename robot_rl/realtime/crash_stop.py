@@ -25,8 +25,8 @@ def serial_robot_config(config: TrainConfig) -> RobotConfig | None:
         return None
     import gymnasium as gym
 
-    import robot_rl  # noqa: F401  (registers the ids)
-    from robot_rl.robots import robot_config_path
+    import robot_side  # noqa: F401  (registers the ids)
+    from robot_side.robots import robot_config_path
 
     options = config.env.options
     robot = options.get("robot") or gym.spec(config.env.id).kwargs["robot"]

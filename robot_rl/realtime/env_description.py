@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from robot_rl.envs.robot_env import RobotEnv
+from robot_rl.errors import TrainingError
 from robot_rl.realtime.control_loop import make_realtime_env
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.policy_metadata import policy_metadata
+from robot_side.envs.robot_env import RobotEnv
 
 
-class AsyncModeError(ValueError):
+class AsyncModeError(TrainingError, ValueError):
     """The config cannot run in the asynchronous mode; the message says why."""
 
 

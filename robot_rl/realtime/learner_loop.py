@@ -38,6 +38,7 @@ from robot_rl.train.learners import make_learner
 from robot_rl.train.metrics import MetricsWriter
 from robot_rl.train.replay_batch import sample_batch
 from robot_rl.train.run_dir import RunDir
+from robot_side.safety.stop_signals import ignore_in_child
 
 log = logging.getLogger("robot_rl.learner")
 ORPHAN_WAIT_S = 10.0
@@ -224,7 +225,7 @@ class LearnerLoop:
 def learner_main(args: LearnerArgs) -> None:
     """Entry point of the learner process."""
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_in_child()  # SIGINT and SIGHUP: the parent decides (robot_rl/realtime/run.py)
     state = LearnerState.FAILED
     loop = None
     try:

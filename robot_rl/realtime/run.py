@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-
+from robot_rl.errors import TrainingError
 from robot_rl.realtime.control_loop import LoopArgs, control_loop_main
 from robot_rl.realtime.crash_stop import cut_torque_after_crash
 from robot_rl.realtime.env_description import describe_env
@@ -39,15 +39,16 @@ from robot_rl.train.checkpoint import load_checkpoint
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.learners import make_learner
 from robot_rl.train.run_dir import RunDir, write_text_atomic
+from robot_side.safety.stop_signals import StopSignals
 
 log = logging.getLogger("robot_rl.async")
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 120.0
 
-EXIT_OK, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 130, 143
+EXIT_OK, EXIT_FAILED = 0, 1  # after a signal: 128 + its number (StopSignals.exit_code)
 
 
-class LearnerStartError(Exception):
+class LearnerStartError(TrainingError):
     """The learner process died or hung before it published its first weights."""
 
 
@@ -79,54 +80,54 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
     actor = ctx.Process(target=control_loop_main, name="robot_rl-control-loop", args=(LoopArgs(
         config, str(run.root), ring.spec, weights.spec, status.spec, layout, start_step, start_episode, level),))
     started = time.monotonic()
-    signals = {"count": 0, "kind": None}
 
-    def on_signal(signum, frame) -> None:
-        signals["count"] += 1
-        signals["kind"] = signum
-        if signals["count"] == 1:
+    def on_signal(count: int, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if count == 1:
             status[Slot.STOP] = 1
-            print("\nstopping: finishing the step, torque off, flushing the replay, writing a checkpoint "
+            print(f"\n{name}: stopping: finishing the step, torque off, flushing the replay, writing a checkpoint "
                   "(Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
         else:
             status[Slot.STOP] = 2
-            print("\nstopping at once (motors are still made safe; no final checkpoint)", file=sys.stderr, flush=True)
+            print(f"\n{name}: stopping at once (motors are still made safe; no final checkpoint)", file=sys.stderr,
+                  flush=True)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        learner.start()
-        if not _wait(lambda: status[Slot.LEARNER_STATE] != LearnerState.STARTING or not learner.is_alive(),
-                     START_TIMEOUT_S) or not learner.is_alive():
-            status[Slot.STOP] = 2
-            what = f"died (exit code {learner.exitcode})" if not learner.is_alive() else \
-                f"did not start in {START_TIMEOUT_S:.0f} s"
-            raise LearnerStartError(f"the learner process {what} before the control loop started; see its log above")
-        actor.start()
-        write_text_atomic(run.root / "pids.json", json.dumps(
-            {"parent": os.getpid(), "control_loop": actor.pid, "learner": learner.pid}))
-        outcome = _watch(config, actor, learner, status, signals, on_status, timing)
-    finally:
-        status[Slot.STOP] = max(status[Slot.STOP], 1)  # normally set already; not after an error here
-        for process in (actor, learner):
-            if process.is_alive():
-                process.join(STOP_TIMEOUT_S)
-            if process.is_alive():
-                log.error("%s did not stop in %.0f s: terminating it", process.name, STOP_TIMEOUT_S)
-                process.terminate()
-                process.join(10)
-            if process is actor:
-                status[Slot.ACTOR_EXITED] = 1
-                timing.close()
-                status.summarise_timing(timing)
-        for s, handler in previous.items():  # a second Ctrl-C while waiting still means "stop at once"
-            signal.signal(s, handler)
-        snapshot_status = status.snapshot()
-        for part in (ring, weights, status):
-            part.close()
+    # SIGHUP too: a closed terminal or SSH session must stop the robot cleanly, not kill this process.
+    # The handlers stay until both processes are gone: a second signal while waiting means "at once".
+    with StopSignals(on_signal) as signals:
+        try:
+            learner.start()
+            if not _wait(lambda: status[Slot.LEARNER_STATE] != LearnerState.STARTING or not learner.is_alive(),
+                         START_TIMEOUT_S) or not learner.is_alive():
+                status[Slot.STOP] = 2
+                what = f"died (exit code {learner.exitcode})" if not learner.is_alive() else \
+                    f"did not start in {START_TIMEOUT_S:.0f} s"
+                raise LearnerStartError(f"the learner process {what} before the control loop started; "
+                                        f"see its log above")
+            actor.start()
+            write_text_atomic(run.root / "pids.json", json.dumps(
+                {"parent": os.getpid(), "control_loop": actor.pid, "learner": learner.pid}))
+            outcome = _watch(config, actor, learner, status, signals, on_status, timing)
+        finally:
+            status[Slot.STOP] = max(status[Slot.STOP], 1)  # normally set already; not after an error here
+            for process in (actor, learner):
+                if process.is_alive():
+                    process.join(STOP_TIMEOUT_S)
+                if process.is_alive():
+                    log.error("%s did not stop in %.0f s: terminating it", process.name, STOP_TIMEOUT_S)
+                    process.terminate()
+                    process.join(10)
+                if process is actor:
+                    status[Slot.ACTOR_EXITED] = 1
+                    timing.close()
+                    status.summarise_timing(timing)
+            snapshot_status = status.snapshot()
+            for part in (ring, weights, status):
+                part.close()
     return {"run_dir": str(run.root), "env": config.env.id, "algo": config.algo.name, "mode": "async",
             "steps": int(snapshot_status["actor_steps"]), "episodes": int(snapshot_status["actor_episodes"]),
             "updates": int(snapshot_status["learner_updates"]), "wall_time_s": time.monotonic() - started,
-            "interrupted": outcome.exit_code in (EXIT_SIGINT, EXIT_SIGTERM), "exit_code": outcome.exit_code,
+            "interrupted": signals.requested, "stopped_by": signals.name, "exit_code": outcome.exit_code,
             "reason": outcome.reason, "last_eval_return": snapshot_status["eval_return"] or None,
             "last_eval_success_rate": snapshot_status["eval_success"] if snapshot_status["eval_count"] else None,
             "loop_period_error_p99_ms": snapshot_status["loop_period_err_p99_s"] * 1e3,
@@ -145,7 +146,7 @@ def _wait(condition, timeout_s: float) -> bool:
     return False
 
 
-def _watch(config: TrainConfig, actor, learner, status: StatusBoard, signals: dict, on_status,
+def _watch(config: TrainConfig, actor, learner, status: StatusBoard, signals: StopSignals, on_status,
            timing: TimingFileWriter) -> Outcome:
     reason = ""
     code = EXIT_OK
@@ -179,9 +180,9 @@ def _watch(config: TrainConfig, actor, learner, status: StatusBoard, signals: di
         reason = f"the learner process failed at the end (exit code {learner.exitcode}): the last checkpoint " \
                  f"may be older than the run"
         log.error("%s", reason)
-    if signals["count"]:
-        code = EXIT_SIGINT if signals["kind"] == signal.SIGINT else EXIT_SIGTERM
-        reason = "interrupted" + (" twice: stopped at once" if signals["count"] > 1 else ": stopped cleanly")
+    if signals.requested:
+        code = signals.exit_code
+        reason = f"interrupted ({signals.name})" + (": stopped at once" if signals.count > 1 else ": stopped cleanly")
     elif not reason:
         reason = "finished"
     return Outcome(code, reason)

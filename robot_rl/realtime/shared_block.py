@@ -6,6 +6,8 @@ which attach to the same memory. Only the creator unlinks it.
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import dataclass
 from multiprocessing import resource_tracker, shared_memory
 
@@ -30,6 +32,24 @@ class BlockSpec:
         return offsets, max(offset, ALIGN)
 
 
+def start_tracker_deaf_to_hangup() -> None:
+    """Start multiprocessing's resource tracker (if it is not running) with SIGHUP ignored.
+
+    The tracker, a process of the run's process group, ignores SIGINT and SIGTERM but not
+    SIGHUP: when the terminal closes it would die at once, and the run's clean stop would then
+    end in its tracebacks and leak the shared memory. An ignored signal stays ignored across
+    the tracker's exec, so it lives until the run unlinks its blocks. (Off the main thread, as
+    in a fleet's Ray actor, signals cannot be set: the tracker starts as it would anyway.)"""
+    if threading.current_thread() is not threading.main_thread():
+        resource_tracker.ensure_running()
+        return
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 class SharedBlock:
     """``SharedBlock.create(arrays)`` in the parent; ``SharedBlock.attach(spec)`` in a child.
     ``block["name"]`` is a numpy view of that array."""
@@ -44,6 +64,7 @@ class SharedBlock:
 
     @classmethod
     def create(cls, arrays: list[tuple[str, tuple[int, ...], str]]) -> "SharedBlock":
+        start_tracker_deaf_to_hangup()
         probe = BlockSpec("", tuple(arrays))
         _, size = probe.offsets()
         memory = shared_memory.SharedMemory(create=True, size=size)

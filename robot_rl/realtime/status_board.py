@@ -19,7 +19,7 @@ from robot_rl.realtime.shared_block import BlockSpec, SharedBlock
 
 class Slot(enum.IntEnum):
     STOP = 0  # parent: 1 = finish cleanly, 2 = stop at once (second Ctrl-C)
-    FREEZE_LOOP = 1  # test hook: the control loop stops commanding (to prove the watchdog)
+    LOOP_STALE_READS = 1  # loop: periods whose state read failed (the last command held; SafeRobot.read)
     ACTOR_STEPS = 2
     ACTOR_EPISODES = 3
     ACTOR_HEARTBEAT_S = 4

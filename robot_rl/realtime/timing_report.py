@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from robot_rl.errors import TrainingError
 from robot_rl.realtime.loop_timing import COLUMNS
 
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.9", 99.9))
@@ -30,7 +31,7 @@ REPORTED = ("period_error", "latency", "compute", "read", "write", "late")
 LEAD_MARGIN = 1.25
 
 
-class TimingReportError(Exception):
+class TimingReportError(TrainingError):
     """A run has no usable timing data; the message says why."""
 
 
@@ -125,7 +126,7 @@ def target_period_from_config(run_dir: Path) -> tuple[float, str] | None:
     robot = options.get("robot") or _registered_robot(str(env.get("id", "")))
     if robot is None:
         return None
-    from robot_rl.robots import robot_config_path
+    from robot_side.robots import robot_config_path
 
     robot_path = robot_config_path(str(robot))
     try:

@@ -12,8 +12,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from robot_rl.replay.config import ReplayConfig
-from robot_rl.replay.errors import (ReplayEmptyError, ReplayPersistenceError, ReplayShapeError, ReplayStateError,
-                                    ReplayValueError)
+from robot_rl.replay.errors import (
+    ReplayEmptyError,
+    ReplayPersistenceError,
+    ReplayShapeError,
+    ReplayStateError,
+    ReplayValueError,
+)
 from robot_rl.replay.nstep import nstep_window
 from robot_rl.replay.restore import RestoreReport, plan_restore
 from robot_rl.replay.segment_files import Segment, layout_signature
@@ -142,6 +147,13 @@ class ReplayBuffer:
 
     def __len__(self) -> int:
         return self._size
+
+    def episode_ends(self, newest: int) -> int:
+        """How many of the newest ``newest`` transitions held end an episode (terminated or
+        truncated; after a restore the last one is marked truncated: its episode was cut)."""
+        n = min(max(newest, 0), self._size)
+        rows = (self._head - 1 - np.arange(n)) % self._capacity
+        return int(np.count_nonzero(self._terminated[rows] | self._truncated[rows]))
 
     # ----------------------------------------------------------------- adding
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from robot_rl.errors import TrainingError
 
-class ReplayError(Exception):
+
+class ReplayError(TrainingError):
     """Base class of every error raised by ``robot_rl.replay``."""
 
 

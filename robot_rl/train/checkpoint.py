@@ -11,11 +11,12 @@ import numpy as np
 import torch
 
 from drivers.atomic_file import atomic_write
+from robot_rl.errors import TrainingError
 
 FORMAT_VERSION = 1
 
 
-class CheckpointFileError(Exception):
+class CheckpointFileError(TrainingError):
     """A checkpoint is missing, unreadable or of another format; the message names the file."""
 
 

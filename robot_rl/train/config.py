@@ -75,9 +75,13 @@ class LoopConfig:
             raise ValueError(f"total_steps must be positive, got {self.total_steps}")
         if self.updates_per_step < 0:
             raise ValueError(f"updates_per_step must be >= 0, got {self.updates_per_step}")
-        for name in ("update_every_steps", "eval_every_steps", "checkpoint_every_steps", "log_every_steps"):
+        for name in ("update_every_steps", "eval_every_steps", "checkpoint_every_steps", "log_every_steps",
+                     "eval_episodes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("start_steps", "update_after"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,11 @@ class RealtimeConfig:
         waits (holding) until the learner has done this many updates per step (slow learners).
     learner_failure: ``continue`` with the last weights or ``stop`` safely when the learner dies.
     watchdog_periods: with no command for this many periods the watchdog holds the position,
-        and after ``watchdog_torque_off_s`` more it turns torque off.
+        and after ``watchdog_torque_off_s`` more it turns torque off (null, the default: the
+        robot config's ``safety.watchdog_hold_periods`` and ``safety.watchdog_torque_off_s``).
     ring_capacity: transitions the shared ring holds between learner drains.
     eval_every_episodes: every this many episodes one is run with the deterministic policy
         (0: never).
-    test_freeze_after_steps / test_freeze_s: a test hook, never for real runs: once the loop
-        has taken this many steps it stops commanding for ``test_freeze_s`` seconds, as a hung
-        call would, so that tests can prove the watchdog acts (None: off).
     """
 
     loop_cpu: int | None = 0
@@ -122,12 +124,10 @@ class RealtimeConfig:
     max_updates_per_step: float = 4.0
     min_updates_per_step: float = 0.0
     learner_failure: Literal["continue", "stop"] = "stop"
-    watchdog_periods: int = 5
-    watchdog_torque_off_s: float = 0.5
+    watchdog_periods: int | None = None
+    watchdog_torque_off_s: float | None = None
     ring_capacity: int = 100_000
     eval_every_episodes: int = 10
-    test_freeze_after_steps: int | None = None
-    test_freeze_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.realtime_priority is not None and not 1 <= self.realtime_priority <= 99:
@@ -138,11 +138,11 @@ class RealtimeConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0 or null, got {value}")
-        for name in ("overrun_tolerance_s", "max_updates_per_step", "watchdog_torque_off_s", "test_freeze_s"):
-            if not getattr(self, name) > 0:
+        for name in ("overrun_tolerance_s", "max_updates_per_step", "watchdog_torque_off_s"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("publish_every_updates", "watchdog_periods", "ring_capacity"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.command_lead_s not in (None, "auto") and not self.command_lead_s > 0:
             raise ValueError(f"command_lead_s must be positive, auto or null, got {self.command_lead_s}")
@@ -150,8 +150,6 @@ class RealtimeConfig:
             raise ValueError(f"min_updates_per_step must be >= 0, got {self.min_updates_per_step}")
         if self.eval_every_episodes < 0:
             raise ValueError(f"eval_every_episodes must be >= 0, got {self.eval_every_episodes}")
-        if self.test_freeze_after_steps is not None and self.test_freeze_after_steps < 0:
-            raise ValueError(f"test_freeze_after_steps must be >= 0 or null, got {self.test_freeze_after_steps}")
 
 
 @dataclass(frozen=True)
@@ -265,11 +263,53 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
 
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Load and check a training config (``check_sections``); raises ``ConfigError`` naming the
+    file and the dotted key of the first problem."""
     path = Path(path)
     data = apply_overrides(load_yaml(path), overrides or [], str(path))
     source = f"{path}" + (f" (with --set {' '.join(overrides)})" if overrides else "")
-    return build(TrainConfig, data, source)
+    return check_sections(build(TrainConfig, data, source), source)
 
 
 def train_config_from_dict(data: dict[str, Any], source: str = "<dict>") -> TrainConfig:
-    return build(TrainConfig, data, source)
+    return check_sections(build(TrainConfig, data, source), source)
+
+
+def check_sections(config: TrainConfig, source: str) -> TrainConfig:
+    """Check the sections kept as mappings, whichever algorithm is selected: ``algo.sac`` and
+    ``algo.td3`` against the learners' hyper-parameters, ``replay`` against the replay's
+    settings, ``env.id`` against Gymnasium's registry and, for the project's envs,
+    ``env.options`` and ``env.eval_options`` against the options they take. Returns ``config``."""
+    from robot_rl.algos.learner_configs import SACConfig, TD3Config
+    from robot_rl.replay.config import ReplayConfig
+
+    learners = {"sac": build(SACConfig, {"seed": config.loop.seed, **config.algo.sac}, source, "algo.sac"),
+                "td3": build(TD3Config, {"seed": config.loop.seed, **config.algo.td3}, source, "algo.td3")}
+    build(ReplayConfig, {"gamma": learners[config.algo.name].gamma, **config.replay}, source, "replay")
+    check_env(config.env, source)
+    return config
+
+
+def check_env(env: EnvConfig, source: str) -> None:
+    """Raise ``ConfigError`` for an env id Gymnasium does not know (naming the closest one) or,
+    for the project's envs, an option they do not take."""
+    import difflib
+
+    import gymnasium as gym
+
+    import robot_side  # noqa: F401  (registers the project's ids)
+    from robot_side.envs.registration import ENV_OPTIONS
+
+    if env.id not in gym.registry:
+        close = difflib.get_close_matches(env.id, list(gym.registry), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else " (see `python -c \"import gymnasium; " \
+                                                              "gymnasium.pprint_registry()\"`)"
+        raise ConfigError(f"{source}: env.id {env.id!r} is not a registered Gymnasium id{hint}")
+    if not env.id.startswith("robot_rl/"):
+        return
+    for section in ("options", "eval_options"):
+        for key in getattr(env, section):
+            if key not in ENV_OPTIONS:
+                close = difflib.get_close_matches(key, ENV_OPTIONS, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(ENV_OPTIONS)}"
+                raise ConfigError(f"{source}: unknown key 'env.{section}.{key}'; {hint}")

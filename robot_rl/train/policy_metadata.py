@@ -8,8 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from robot_rl.envs.robot_env import RobotEnv
 from robot_rl.train.config import TrainConfig
+from robot_side.envs.robot_env import RobotEnv
 
 
 def policy_metadata(config: TrainConfig, env: gym.Env) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from pathlib import Path
 import yaml
 
 from drivers.atomic_file import atomic_write
-
+from robot_rl.errors import TrainingError
 from robot_rl.train.config import TrainConfig
 
 
-class RunDirError(Exception):
+class RunDirError(TrainingError):
     """The run directory cannot be created or resumed; the message says why."""
 
 

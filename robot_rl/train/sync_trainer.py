@@ -28,7 +28,7 @@ from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_ra
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.evaluate import Evaluation, evaluate
 from robot_rl.train.learners import make_learner
-from robot_rl.train.metrics import MetricsWriter
+from robot_rl.train.metrics import MetricsWriter, read_metrics
 from robot_rl.train.policy_metadata import policy_metadata
 from robot_rl.train.replay_batch import sample_batch
 from robot_rl.train.run_dir import RunDir
@@ -99,6 +99,7 @@ class SyncTrainer:
         self.episodes = 0
         self.restored_transitions = 0
         self.lost_transitions = 0
+        self.kept_after_checkpoint = 0
         self.last_evaluation: Evaluation | None = None
         self.best_saved: dict[str, Any] | None = None  # the evaluation behind checkpoints/best.pt
         if resume:
@@ -142,16 +143,27 @@ class SyncTrainer:
         if state.get("action_space_rng") is not None:  # absent after an async run
             self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
         report = self.replay.restore(self.run.root, state=state["replay"])
-        self.restored_transitions, self.lost_transitions = report.restored, report.lost
         for skipped in report.skipped:
             log.warning("replay: skipped damaged file %s", skipped)
-        log.info("resumed %s at step %d: %d transitions restored, %d lost since the last flush",
-                 self.run.root, self.step, report.restored, report.lost)
+        # Transitions flushed after the checkpoint are kept, and their steps are not taken again
+        # (each costs robot time): the run goes on from the newest transition on disk, with the
+        # checkpoint's learner. Those after the last flush are lost; the metrics log (flushed
+        # line by line) shows how far the run had got, which bounds them from below.
+        self.kept_after_checkpoint = max(0, report.total - int(state["replay"]["total_added"]))
+        self.step += self.kept_after_checkpoint
+        self.episodes += self.replay.episode_ends(self.kept_after_checkpoint)
+        reached = max((int(row.get("step", 0)) for row in read_metrics(self.run.metrics)), default=0)
+        self.restored_transitions = report.restored
+        self.lost_transitions = report.lost + max(0, reached - report.total)
+        log.info("resumed %s at step %d (learner of step %d, %d transitions flushed after it kept): %d transitions "
+                 "restored, %d lost after the last flush", self.run.root, self.step, int(state["step"]),
+                 self.kept_after_checkpoint, report.restored, self.lost_transitions)
 
     # -- the loop --------------------------------------------------------------------------------
-    def train(self, stop_at: int | None = None) -> dict[str, Any]:
+    def train(self, stop_at: int | None = None, should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
         """Train to ``loop.total_steps`` (or to ``stop_at`` steps first: a later call goes on,
-        starting a fresh episode). Writes a checkpoint on the way out, whatever the reason."""
+        starting a fresh episode; or until ``should_stop()``, asked after every step, says so:
+        the summary says ``interrupted``). Writes a checkpoint on the way out, whatever the reason."""
         loop = self.config.loop
         end = loop.total_steps if stop_at is None else min(stop_at, loop.total_steps)
         recent: deque[float] = deque(maxlen=20)
@@ -201,6 +213,9 @@ class SyncTrainer:
                         self.on_progress(Progress(self.step, loop.total_steps, rate,
                                                   float(np.mean(recent)) if recent else None, last_metrics,
                                                   evaluation))
+                if should_stop is not None and should_stop():
+                    interrupted = True
+                    break
         except KeyboardInterrupt:
             interrupted = True
             raise
@@ -241,6 +256,7 @@ class SyncTrainer:
                 "last_eval_return": self.last_evaluation.mean_return if self.last_evaluation else None,
                 "last_eval_success_rate": self.last_evaluation.success_rate if self.last_evaluation else None,
                 "restored_transitions": self.restored_transitions, "lost_transitions": self.lost_transitions,
+                "kept_after_checkpoint": self.kept_after_checkpoint,
                 "checkpoint": str(self.run.latest_checkpoint),
                 "best_checkpoint": str(self.run.best_checkpoint) if best else None,
                 "best_checkpoint_step": best["step"] if best else None}

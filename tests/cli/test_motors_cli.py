@@ -59,13 +59,20 @@ def test_read_write_torque(feetech_bus) -> None:
 
 @pytest.mark.parametrize("args,message", [
     (["--register", "present_postion"], "no register 'present_postion'"),
-    (["--register", "goal_position", "--value", "99"], "outside register goal_position of motor 1"),
+    (["--register", "goal_position", "--value", "99"], "fits register goal_position of no feetech model"),
+    (["--register", "goal_position", "--value", "99", "--model", "STS3215"],
+     "value 64538 is outside register goal_position: allowed -32767..32767"),
+    (["--register", "goal_position", "--value", "nan"], "expected a finite number, got 'nan'"),
+    (["--register", "goal_position", "--value", "1", "--model", "STS9999"], "unknown feetech model 'STS9999'"),
 ])
 def test_bad_input_is_a_clear_error(feetech_bus, args, message) -> None:
     verb = "write" if "--value" in args else "read"
+    before = feetech_bus.stats.requests
     result = run("motors", verb, "--port", feetech_bus.port, "--protocol", "feetech", "--ids", "1", *args)
     assert result.returncode == 2
-    assert message in result.stderr and "Traceback" not in result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr and "Warning" not in result.stderr
+    if verb == "write":
+        assert feetech_bus.stats.requests == before  # refused before a byte was sent (no ping, no model read)
 
 
 def test_bad_ids_rejected_by_parser(feetech_bus) -> None:

@@ -97,7 +97,7 @@ def test_a_dead_robot_is_started_again_and_a_stopped_fleet_resumes(tmp_path: Pat
     run.wait_for(lambda: run.steps() > restarted + 100 and robot_steps(run.stderr, 1) > 0, 120)
     run.process.send_signal(signal.SIGINT)  # a user's Ctrl-C: every robot stops, the learner checkpoints
     code, summary = run.finish(timeout_s=180)
-    assert code == 130 and summary["reason"] == "interrupted: stopped cleanly", (summary, run.stderr)
+    assert code == 130 and summary["reason"] == "interrupted (SIGINT): stopped cleanly", (summary, run.stderr)
     by_robot = {r["index"]: r for r in summary["robots"]}
     assert by_robot[1]["restarts"] == 1 and by_robot[1]["ended"] == "done", by_robot
     stopped_at = summary["steps"]

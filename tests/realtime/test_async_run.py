@@ -106,10 +106,11 @@ def test_a_killed_learner_stops_the_run_safely(tmp_path: Path, start_run) -> Non
 
 def test_the_watchdog_acts_when_the_loop_freezes(tmp_path: Path, start_run) -> None:
     run_dir = tmp_path / "run"
-    # At 50 Hz the watchdog holds after 5 periods (100 ms) and cuts torque 0.2 s later; the loop
-    # freezes for 0.6 s at step 60 and must then stop instead of commanding a limp arm.
-    run = start_run(run_dir, loop__total_steps=1000, realtime__test_freeze_after_steps=60,
-                    realtime__test_freeze_s=0.6, realtime__watchdog_torque_off_s=0.2)
+    # At 50 Hz the watchdog holds after 5 periods (100 ms) and cuts torque 0.2 s later; the env's
+    # step 60 freezes for 0.6 s (tests/hooks/sitecustomize.py) and the loop must then stop
+    # instead of commanding a limp arm.
+    run = start_run(run_dir, loop__total_steps=1000, realtime__watchdog_torque_off_s=0.2,
+                    env={"ROBOT_RL_TEST_FREEZE": "60:0.6"})
     code, summary = run.finish(timeout_s=60)
     assert summary["watchdog_fired"] == 2, run.stderr  # hold, then torque off
     assert code == 1 and "watchdog" in summary["reason"], summary

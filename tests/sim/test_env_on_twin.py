@@ -10,9 +10,9 @@ pytest.importorskip("mujoco")
 pytest.importorskip("gymnasium")
 
 from drivers.robot_config import RobotConfig  # noqa: E402
-from robot_rl.envs.robot_env import RobotEnv  # noqa: E402
-from robot_rl.tasks.dclaw_turn import DClawTurn  # noqa: E402
-from robot_rl.tasks.so101_reach import SO101Reach  # noqa: E402
+from robot_side.envs.robot_env import RobotEnv  # noqa: E402
+from robot_side.tasks.dclaw_turn import DClawTurn  # noqa: E402
+from robot_side.tasks.so101_reach import SO101Reach  # noqa: E402
 from sim.sim_config import DomainRandomization, SimConfig  # noqa: E402
 from sim.sim_robot import SimRobot  # noqa: E402
 

@@ -15,6 +15,7 @@ mujoco = pytest.importorskip("mujoco")
 from drivers.robot import Robot  # noqa: E402
 from drivers.robot_config import RobotConfig  # noqa: E402
 from drivers.servo_params import STS3215_PARAMS  # noqa: E402
+from robot_side.safety.safe_robot import SafeRobot  # noqa: E402
 from sim.errors import RenderUnavailableError, RobotNotOpenError, SimConfigurationError  # noqa: E402
 from sim.sim_config import DomainRandomization, SimConfig  # noqa: E402
 from sim.sim_robot import RAD_PER_TICK, SimRobot, control_period_steps  # noqa: E402
@@ -243,21 +244,26 @@ def test_dclaw_reads_the_valve(dclaw_config: RobotConfig) -> None:
 # --- Commands ----------------------------------------------------------------------------------------
 
 def test_extreme_commands_never_leave_the_limits(robot_config: RobotConfig) -> None:
-    robot = opened(robot_config)
+    """The twin behind the safety stack: the range and the per-step limit hold (and the twin's
+    own write clips to the range)."""
+    period_s = 1.0 / robot_config.control_rate_hz
+    robot = SafeRobot(SimRobot(robot_config, SimConfig(), seed=0), period_s).open()
+    robot.set_state(robot_config.home_rad)
+    twin = robot.robot
     rng = np.random.default_rng(1)
     low, high = robot_config.position_min_rad, robot_config.position_max_rad
     step_limit = np.minimum(robot_config.max_step_rad, robot_config.velocity_max_rad_s / robot_config.control_rate_hz)
     last = robot.limiter.last.copy()
-    period_s = 1.0 / robot_config.control_rate_hz
+    assert np.all(twin.write(np.full(len(low), 1e3)) == high)
     for k in range(1, 41):
         wild = rng.choice([-1e3, 1e3], size=len(low)) * rng.uniform(0.5, 2.0, size=len(low))
         sent = robot.write(wild)
         assert np.all(sent >= low) and np.all(sent <= high)
         assert np.all(np.abs(sent - last) <= step_limit + 1e-12)
-        goal = robot.data.ctrl[robot.twin.actuator]
+        goal = twin.data.ctrl[twin.twin.actuator]
         assert np.all(goal >= low - RAD_PER_TICK) and np.all(goal <= high + RAD_PER_TICK)
         last = sent
-        robot.sleep_until(k * period_s)
+        robot.sleep_until(twin.now_s() + period_s)
     with pytest.raises(ValueError, match="non-finite"):
         robot.write(np.full(len(low), np.nan))
 

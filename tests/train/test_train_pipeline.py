@@ -35,7 +35,10 @@ def train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     ("algo.sac.gama=0.9", r"unknown key 'algo.sac.gama'; did you mean 'gamma'\?"),
     ("algo.name=ppo", r"algo.name: 'ppo' is not one of 'sac', 'td3'"),
     ("loop.total_steps=-1", r"total_steps must be positive"),
-    ("replay.capacity=0", r"capacity"),
+    ("replay.capacity=0", r"replay: capacity must be"),
+    ("algo.td3.polcy_delay=3", r"unknown key 'algo.td3.polcy_delay'; did you mean 'policy_delay'\?"),  # sac selected
+    ("env.id=Pendulum-v9", r"env.id 'Pendulum-v9' is not a registered Gymnasium id; did you mean 'Pendulum-v1'\?"),
+    ("loop.eval_episodes=-3", r"eval_episodes must be positive"),
 ])
 def test_bad_config_is_an_error_naming_key_and_file(tmp_path: Path, override: str, message: str) -> None:
     result = train(str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(tmp_path / "run"),
@@ -119,27 +122,84 @@ def test_updates_every_two_steps_run_in_rounds(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "update_every_steps must be positive" in bad.stderr
 
 
-def test_kill_9_then_resume_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
+def test_a_misspelt_option_of_a_robot_env_is_named_before_anything_runs(tmp_path: Path) -> None:
+    result = train(str(ROOT / "configs/train/so101_reach_sac.yaml"), "--run-dir", str(tmp_path / "run"),
+                   "--set", "env.options.bakend=virtual")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "unknown key 'env.options.bakend'; did you mean 'backend'?" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_from_a_truncated_checkpoint_is_an_error_that_changes_nothing(tmp_path: Path) -> None:
     run = tmp_path / "run"
     args = [str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(run), "--no-progress", *SMALL,
+            "--set", "loop.total_steps=200"]
+    assert train(*args).returncode == 0
+    checkpoint = run / "checkpoints/latest.pt"
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[: len(data) // 2])
+    files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = train(*args, "--resume")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot read checkpoint {checkpoint}" in result.stderr
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files  # nothing already saved was touched
+
+
+def start_long_run(run: Path) -> tuple[subprocess.Popen, list[str]]:
+    """A sync run of 100,000 steps in the background, once its first checkpoint is written."""
+    args = [str(ROOT / "configs/train/pendulum_sac.yaml"), "--run-dir", str(run), "--no-progress", *SMALL,
             "--set", "loop.total_steps=100000"]
-    process = subprocess.Popen([sys.executable, "-m", "robot_rl.cli.main", "train", *args], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "robot_rl.cli.main", "train", *args, "--json"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     checkpoint = run / "checkpoints/latest.pt"
     deadline = time.monotonic() + 240
-    while not checkpoint.exists() and time.monotonic() < deadline:
+    while not checkpoint.exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)
+    assert checkpoint.exists(), "no checkpoint was written"
     time.sleep(1.0)
+    return process, args[:-2]
+
+
+def test_kill_9_then_resume_takes_no_step_twice_and_counts_what_was_lost(tmp_path: Path, replay_column) -> None:
+    """Everything up to the checkpoint is on disk (the replay flushes before each checkpoint),
+    and so are the transitions flushed after it: the resumed run keeps them and goes on from
+    the newest one (no robot step is taken again). What the run did after the last flush is
+    lost, and counted (at least as far as its metrics log shows it got)."""
+    run = tmp_path / "run"
+    process, args = start_long_run(run)
     os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert checkpoint.exists(), "no checkpoint was written before the kill"
-    state = torch.load(checkpoint, weights_only=False)
-    result = train(*args[:-2], "--set", f"loop.total_steps={state['step'] + 50}", "--resume", "--json")
+    process.communicate()
+    state = torch.load(run / "checkpoints/latest.pt", weights_only=False)
+    flushed = replay_column(run, "reward").shape[0]
+    reached = max(json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
+                  if line.endswith("}"))
+    assert flushed >= state["step"]
+    result = train(*args, "--set", f"loop.total_steps={flushed + 50}", "--resume", "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["steps"] == state["step"] + 50
-    # Everything up to the checkpoint is on disk: the replay flushes before each checkpoint.
-    assert summary["restored_transitions"] >= state["step"] and summary["lost_transitions"] == 0
+    assert summary["steps"] == flushed + 50 and summary["kept_after_checkpoint"] == flushed - state["step"]
+    assert summary["restored_transitions"] >= flushed
+    assert summary["lost_transitions"] == max(0, reached - flushed) <= 50 + 200  # flush interval + an episode
+    assert replay_column(run, "reward").shape[0] == flushed + 50  # one transition per step, none twice
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stop_signal_writes_a_checkpoint_and_the_run_resumes(tmp_path: Path, signum: int) -> None:
+    """SIGTERM (a service manager, kill) and SIGHUP (a closed terminal) stop training as Ctrl-C
+    does: after the step, with a checkpoint of that step, exit status 128 + the signal."""
+    run = tmp_path / "run"
+    process, args = start_long_run(run)
+    first = torch.load(run / "checkpoints/latest.pt", weights_only=False)["step"]
+    os.kill(process.pid, signum)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum, err
+    summary = json.loads(out)
+    assert summary["interrupted"] and summary["stopped_by"] == signal.Signals(signum).name
+    state = torch.load(run / "checkpoints/latest.pt", weights_only=False)
+    assert state["step"] == summary["steps"] > first and "Traceback" not in err
+    result = train(*args, "--set", f"loop.total_steps={state['step'] + 20}", "--resume", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["steps"] == state["step"] + 20
 
 
 @pytest.mark.parametrize("env_id", ["InvertedPendulum-v5", "HalfCheetah-v5"])

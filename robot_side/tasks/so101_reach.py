@@ -18,8 +18,8 @@ import numpy as np
 
 from drivers.robot import JointState, RobotSpec
 from drivers.safety import clip
-from robot_rl.kinematics import Chain
-from robot_rl.tasks.task import InitialState, Outcome, Task
+from robot_side.kinematics import Chain
+from robot_side.tasks.task import InitialState, Outcome, Task
 from sim.assets import model_path
 
 SUCCESS_RADIUS_M = 0.02
@@ -150,12 +150,12 @@ class SO101Reach(Task):
             command[self._act] += action * self._max_delta
         return clip(command, self.low, self.high)
 
-    def observe(self, state: JointState) -> np.ndarray:
+    def observe(self, state: JointState, sent_command: np.ndarray) -> np.ndarray:
         terms, self.distance = self._reach_terms(state.position_rad)
         # The command, not only the measured position: with incremental actions and joints
         # that sag under gravity, the policy must see where it is asking the joints to be.
         return np.concatenate([state.position_rad, state.velocity_rad_s * self._velocity_scale, terms,
-                               self.last_action, self.sent_command[self._act]], dtype=np.float32)
+                               self.last_action, sent_command[self._act]], dtype=np.float32)
 
     def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:
         distance = self._reach_terms(state.position_rad)[1]

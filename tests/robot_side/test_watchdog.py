@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from robot_rl.realtime.watchdog import Watchdog
+from robot_side.safety.watchdog import Watchdog
 
 HOLD_AFTER_S, TORQUE_OFF_AFTER_S = 0.05, 0.1
 

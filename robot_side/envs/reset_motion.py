@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from drivers.robot import Robot
+from robot_side.errors import ResetFailedError
 
-
-class ResetFailedError(RuntimeError):
-    """The robot did not reach its reset pose in time; the message names the joints."""
+__all__ = ["ResetFailedError", "move_to"]
 
 
 def move_to(robot: Robot, target_rad: np.ndarray, period_s: float, timeout_s: float,

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from drivers.robot import JointState, RobotSpec
-from robot_rl.tasks.task import InitialState, Outcome, Task, wrap_angle
+from robot_side.tasks.task import InitialState, Outcome, Task, wrap_angle
 
 SUCCESS_RAD = 0.1
 
@@ -69,7 +69,7 @@ class DClawTurn(Task):
     def error(self, state: JointState) -> float:
         return float(wrap_angle(self.target - state.sensor_position_rad[self.valve_index]))
 
-    def observe(self, state: JointState) -> np.ndarray:
+    def observe(self, state: JointState, sent_command: np.ndarray) -> np.ndarray:
         angle = state.sensor_position_rad[self.valve_index]
         return np.concatenate([state.position_rad, [np.cos(angle), np.sin(angle)], self.last_action,
                                [self.error(state)]]).astype(np.float32)

@@ -1,5 +1,5 @@
 """Gymnasium envs over any ``Robot`` and ``Task``."""
 
-from robot_rl.envs.robot_env import RobotEnv
+from robot_side.envs.robot_env import RobotEnv
 
 __all__ = ["RobotEnv"]

@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from robot_rl.kinematics import Chain, KinematicsError
+from robot_side.kinematics import Chain, KinematicsError
 from sim.assets import model_path
 
 # Joint axes off the coordinate axes, rotated bodies, a body without a joint mid-chain and at

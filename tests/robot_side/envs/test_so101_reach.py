@@ -10,17 +10,17 @@ import mujoco
 import numpy as np
 
 import robot_rl  # noqa: F401  (registers the ids)
-from robot_rl.tasks.so101_reach import SUCCESS_RADIUS_M
+from robot_side.tasks.so101_reach import SUCCESS_RADIUS_M
 
 
 def test_observation_and_reward_follow_the_twins_gripper_site() -> None:
     # Without quantisation the measured pose is the physics' own, so MuJoCo's site is the reference.
     env = gym.make("robot_rl/SO101Reach-v0", sim={"quantize": False})
     inner = env.unwrapped
-    task, model, data = inner.task, inner.robot.model, inner.robot.data
+    task, model, data = inner.task, inner.robot.robot.model, inner.robot.robot.data
     site = model.site("gripper_site").id
     scratch = mujoco.MjData(model)  # the site of the present pose (data's is of the last step's start)
-    assert inner.workspace._limiter is inner.robot.limiter  # shared: bounds computed once a step
+    assert inner.robot.workspace._limiter is inner.robot.limiter  # shared: bounds computed once a step
     rng = np.random.default_rng(0)
     try:
         for episode in range(3):

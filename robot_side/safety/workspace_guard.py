@@ -14,7 +14,7 @@ import numpy as np
 from drivers.robot import RobotSpec
 from drivers.robot_config import RobotConfig
 from drivers.safety import CommandLimiter
-from robot_rl.kinematics import Chain
+from robot_side.kinematics import Chain
 from sim.assets import model_path
 
 BISECTION_STEPS = 12
@@ -23,11 +23,11 @@ BISECTION_STEPS = 12
 class WorkspaceGuard:
     """Keeps ``chain``'s site inside the box [``low_m``, ``high_m``] (m, base frame).
 
-    limiter: the robot's own, shared, or None for one of ``spec``'s. Shared, it holds the
-    bounds of the command after the robot's last one, computed when that one was sent, so the
-    guard limits with one clip instead of computing them a second time each step. After a
-    last command that is not the robot's (the measured pose an episode starts from) the
-    bounds are computed from it, as without sharing.
+    limiter: the safety stack's (``SafeRobot`` hands over its own with :meth:`use_limiter`), or
+    None for one of ``spec``'s at its default rate. Shared, it holds the bounds of the command
+    after the last one sent, computed when that one was sent, so the guard limits with one clip
+    instead of computing them a second time each step. After a last command that is not the
+    limiter's own, the bounds are computed from it, as without sharing.
     """
 
     def __init__(self, chain: Chain, spec: RobotSpec, low_m: np.ndarray, high_m: np.ndarray,
@@ -46,6 +46,10 @@ class WorkspaceGuard:
             return None
         chain = Chain.from_mjcf(model_path(config.name, scene=False), config.workspace.site)
         return cls(chain, config.spec, np.array(config.workspace.min_m), np.array(config.workspace.max_m), limiter)
+
+    def use_limiter(self, limiter: CommandLimiter) -> None:
+        """Limit as ``limiter`` does (the limits of the robot that sends what this guard passes)."""
+        self._limiter = limiter
 
     def inside(self, command_rad: np.ndarray) -> bool:
         x, y, z = self.chain.site_xyz(np.asarray(command_rad))

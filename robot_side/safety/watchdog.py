@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from robot_side.errors import WatchdogTrippedError
+
+__all__ = ["Watchdog", "WatchdogTrippedError"]
+
 log = logging.getLogger(__name__)
-
-
-class WatchdogTrippedError(Exception):
-    """The watchdog turned torque off: the loop had stopped commanding for too long."""
 
 
 class Watchdog:
@@ -41,7 +41,7 @@ class Watchdog:
         self.last_command_s = time.monotonic()
         self.stage = 0
         self.torque_cut = False  # sticky: once the watchdog turned torque off, the loop must stop
-        self._suspended = False
+        self._suspended = 0  # depth of nested suspensions
         self._lock = threading.Lock()  # a stage never fires half-way into a suspension
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
@@ -58,14 +58,16 @@ class Watchdog:
 
     @contextmanager
     def suspended(self) -> Iterator[None]:
-        """No checks inside (the loop is not meant to command then); the clock restarts after."""
+        """No checks inside (the loop is not meant to command then); the clock restarts after
+        the outermost one (they nest: the env's reset motion inside the loop's pause)."""
         with self._lock:
-            self._suspended = True
+            self._suspended += 1
         try:
             yield
         finally:
             self.kick()
-            self._suspended = False
+            with self._lock:
+                self._suspended -= 1
 
     def stop(self) -> None:
         self._stop.set()

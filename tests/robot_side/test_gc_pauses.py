@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from robot_rl.realtime.gc_pauses import CollectBetweenEpisodes
+from robot_side.gc_pauses import CollectBetweenEpisodes
 
 
 class Node:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -35,6 +36,8 @@ class VirtualHardware:
     """A ``Robot``: ``BusRobot`` on an emulated bus whose plant is the twin (``plant="twin"``)
     or the simple servo model (``plant="servo"``)."""
 
+    simulated = False  # the twin moves in real time behind a serial line, as hardware does
+
     def __init__(self, config: RobotConfig, *, plant: str = "twin", sim: dict[str, Any] | None = None,
                  wire_timing: bool = True, read_only: bool = False) -> None:
         self.read_only = read_only
@@ -53,8 +56,10 @@ class VirtualHardware:
             yaml.safe_dump({"robot": to_dict(dataclasses.replace(self.config, port=None, backend="virtual"))}, f)
             self._config_file = Path(f.name)
         cmd = [sys.executable, "-m", "robot_rl.cli.main", "virtual-bus", "--robot", str(self._config_file),
-               "--plant", self.plant] + (["--wire-timing"] if self.wire_timing else [])
-        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+               "--plant", self.plant, "--exit-with", str(os.getpid())] + (["--wire-timing"] if self.wire_timing else [])
+        # A session of its own: the terminal's Ctrl-C or hang-up reaches the program driving the
+        # robot, which then turns torque off through it, as on hardware; it stops with that program.
+        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
         port = _first_line(self.process, START_TIMEOUT_S)
         if not port:
             code = self.process.wait(timeout=10)
@@ -112,11 +117,20 @@ class VirtualHardware:
     def now_s(self) -> float:
         return self._require().now_s()
 
-    def hold(self) -> None:
-        self._require().hold()
+    def hold(self) -> np.ndarray:
+        return self._require().hold()
 
     def torque_off(self) -> None:
-        self._require().torque_off()
+        if self.robot is not None:
+            self.robot.torque_off()
+
+    def set_state(self, joint_position_rad: np.ndarray, sensor_position_rad: np.ndarray | None = None,
+                  rng: np.random.Generator | None = None) -> None:
+        raise NotImplementedError(f"virtual hardware of {self.config.name} is driven like hardware: it cannot be "
+                                  f"put in a state, only moved there")
+
+    def render(self, markers: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        raise NotImplementedError("virtual hardware does not render; the twin (backend sim) does")
 
     def sleep_until(self, t_s: float) -> float:
         return self._require().sleep_until(t_s)

@@ -49,9 +49,6 @@ class Task(abc.ABC):
         self.low = np.asarray(spec.position_min_rad, dtype=np.float64)
         self.high = np.asarray(spec.position_max_rad, dtype=np.float64)
         self.last_action = np.zeros(n)
-        # The joint command the robot actually sent last (after every safety layer); the env
-        # keeps it up to date, so tasks with incremental actions can observe it.
-        self.sent_command = np.zeros(n)
 
     @property
     @abc.abstractmethod
@@ -73,8 +70,10 @@ class Task(abc.ABC):
         """Sample this episode's goal; return where the robot should start."""
 
     @abc.abstractmethod
-    def observe(self, state: JointState) -> np.ndarray:
-        """The observation (float32, ``observation_space.shape``)."""
+    def observe(self, state: JointState, sent_command: np.ndarray) -> np.ndarray:
+        """The observation (float32, ``observation_space.shape``). ``sent_command``: the joint
+        command the robot actually sent last (after every safety layer), for tasks whose
+        actions change the command step by step."""
 
     @abc.abstractmethod
     def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:

@@ -24,10 +24,10 @@ def test_extreme_policy_on_the_arm_respects_every_limit() -> None:
         sent = inner._last_command
         assert np.all(sent >= spec.position_min_rad - 1e-12) and np.all(sent <= spec.position_max_rad + 1e-12)
         assert np.all(np.abs(sent - last) <= np.minimum(config_step, spec.velocity_max_rad_s * period) + 1e-9)
-        assert inner.workspace.inside(sent) or np.array_equal(sent, last)
+        assert inner.robot.workspace.inside(sent) or np.array_equal(sent, last)
         last = sent.copy()
         if terminated or truncated:
             env.reset()
             last = inner._last_command.copy()
-    assert inner.workspace.clipped > 0  # the box was really exercised
+    assert inner.robot.workspace.clipped > 0  # the box was really exercised
     env.close()

@@ -35,7 +35,7 @@ def make_robot(config: RobotConfig, *, sim: dict[str, Any] | None = None, seed: 
 
         return SimRobot(config, build(SimConfig, sim or {}, "sim options"), seed=seed)
     if config.backend == "virtual":
-        from robot_rl.virtual_hardware import VirtualHardware
+        from robot_side.virtual_hardware import VirtualHardware
 
         return VirtualHardware(config, sim=sim, read_only=read_only)
     from drivers.bus_robot import BusRobot

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from robot_rl.tasks.dclaw_turn import DClawTurn, TurnConfig
-from robot_rl.tasks.so101_reach import ReachConfig, SO101Reach
-from robot_rl.tasks.task import Task
+from robot_side.tasks.dclaw_turn import DClawTurn, TurnConfig
+from robot_side.tasks.so101_reach import ReachConfig, SO101Reach
+from robot_side.tasks.task import Task
 
 TASKS: dict[str, tuple[type[Task], type]] = {
     "SO101Reach": (SO101Reach, ReachConfig),

@@ -61,7 +61,7 @@ def test_virtual_hardware_backend_runs_the_real_drivers() -> None:
     try:
         obs, _ = env.reset(seed=0)
         assert env.observation_space.contains(obs)
-        robot = env.unwrapped.robot
+        robot = env.unwrapped.robot.robot  # the VirtualHardware behind the safety stack
         for _ in range(10):
             obs, reward, terminated, truncated, info = env.step(np.zeros(env.action_space.shape))
         assert not terminated and env.observation_space.contains(obs)

@@ -1,0 +1,79 @@
+"""``robot-rl deploy`` on a robot that outlives it (the ``arm`` fixture: an SO-101 emulated bus in
+a process and a session of its own, driven through a pseudo-terminal). However the run ends
+(Ctrl-C, SIGTERM, a closed terminal's SIGHUP, servos that stop answering), every servo's
+Torque Enable reads back 0 afterwards, and the exit status says why."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from deploy.export.onnx_export import export_onnx
+from drivers.robot_config import load_robot_config
+from robot_rl.algos.networks import DeterministicActor
+
+ROOT = Path(__file__).resolve().parents[2]
+ROBOT = load_robot_config(ROOT / "configs/robots/so101.yaml")
+ENV_ID = "robot_rl/SO101Reach-v0"
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory) -> Path:
+    import gymnasium as gym
+
+    import robot_side  # noqa: F401  (registers the ids)
+
+    env = gym.make(ENV_ID)
+    obs_dim, low, high = env.observation_space.shape[0], env.action_space.low, env.action_space.high
+    env.close()
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("policy") / "policy.onnx"
+    export_onnx(DeterministicActor(obs_dim, low, high, (16, 16)), None,
+                {"task_id": ENV_ID, "robot_id": "so101", "control_rate_hz": ROBOT.control_rate_hz}, path)
+    return path
+
+
+def start_deploy(policy: Path, port: str) -> subprocess.Popen:
+    """The runner in a session of its own (so that a signal to its group is a terminal's), once
+    its first episode is under way."""
+    process = subprocess.Popen([sys.executable, "-m", "robot_rl.cli.main", "deploy", str(policy), "--robot", "so101",
+                                "--port", port, "--backend", "serial", "--episodes", "1000"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    line = process.stderr.readline()
+    assert line.startswith("policy "), line + process.stderr.read()
+    time.sleep(1.0)
+    return process
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_leaves_every_servo_with_torque_off(policy: Path, arm, signum: int) -> None:
+    deploy = start_deploy(policy, arm.port)
+    assert arm.torque() == [1] * 6  # the runner is commanding the arm
+    os.killpg(deploy.pid, signum)  # the whole group, as a terminal signals it
+    _, err = deploy.communicate(timeout=60)
+    assert deploy.returncode == 128 + signum, err
+    assert f"{signal.Signals(signum).name}: stopped, torque off" in err and "Traceback" not in err
+    assert arm.torque() == [0] * 6
+
+
+def test_servos_that_stop_answering_end_the_run_with_torque_off(policy: Path, arm) -> None:
+    """The line goes silent (the emulator stopped, as a cable that came loose): reads fail for
+    ``safety.max_missed_reads`` periods, then torque off goes out and the run ends; once the
+    servos hear the line again they have it."""
+    deploy = start_deploy(policy, arm.port)
+    arm.pause()
+    try:
+        _, err = deploy.communicate(timeout=60)
+    finally:
+        arm.resume()
+    assert deploy.returncode == 2, err
+    assert "no fresh state for 3 period(s) in a row" in err and "Traceback" not in err
+    assert np.array_equal(arm.torque(), [0] * 6)
