@@ -1,5 +1,5 @@
 """The robot config: which servos, on which bus, with which limits. One YAML file per robot
-under ``configs/robots/``; the calibration file it names sits beside it."""
+under ``robot_side/robot_configs/``; the calibration file it names sits beside it."""
 
 from __future__ import annotations
 

@@ -11,16 +11,25 @@ from typing import Any
 from drivers.config import build
 from drivers.robot import Robot
 from drivers.robot_config import RobotConfig, load_robot_config
+from robot_side.errors import EnvOptionError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "robots"
+CONFIG_DIR = Path(__file__).resolve().parent / "robot_configs"
+"""The robot configs that ship with the package (installed with it, calibration files beside them)."""
 
 
 def robot_config_path(name_or_path: str) -> Path:
-    """``"so101"`` -> ``configs/robots/so101.yaml``; a path is returned as it is."""
+    """``"so101"`` -> the packaged ``robot_side/robot_configs/so101.yaml``; a path (a name ending
+    in ``.yaml`` or ``.yml``) is returned as it is. Raises ``EnvOptionError`` for an unknown
+    name, listing the known ones."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         return path
-    return CONFIG_DIR / f"{name_or_path}.yaml"
+    found = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not found.exists():
+        known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml") if not p.stem.endswith("_calibration"))
+        raise EnvOptionError(f"no robot named {name_or_path!r}; known robots: {', '.join(known)} (or give the path "
+                             f"of a robot config YAML)")
+    return found
 
 
 def make_robot(config: RobotConfig, *, sim: dict[str, Any] | None = None, seed: int | None = None,

@@ -142,9 +142,10 @@ class Arm:
     """``robot-rl virtual-bus --robot so101`` in a process and a session of its own: the
     terminal's signals never reach it, as they never reach a real arm."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        """``options``: more ``robot-rl virtual-bus`` options (fault injection: ``--drop-prob 0.1``)."""
         self.process = subprocess.Popen([sys.executable, "-m", "robot_rl.cli.main", "virtual-bus", "--robot", "so101",
-                                         "--wire-timing"], cwd=ROOT, stdout=subprocess.PIPE,
+                                         "--wire-timing", *options], cwd=ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         self.port = self.process.stdout.readline().strip()
         assert self.port.startswith("/dev/"), "the virtual bus printed no port"
@@ -156,7 +157,7 @@ class Arm:
         from drivers.motor import Motor
         from drivers.robot_config import load_robot_config
 
-        robot = load_robot_config(ROOT / "configs/robots/so101.yaml")
+        robot = load_robot_config(ROOT / "robot_side/robot_configs/so101.yaml")
         motors = [Motor(j.name, j.id, j.model) for j in robot.joints]
         with make_bus(robot.protocol, self.port, motors, baud=robot.baud, retries=10, timeout_margin_s=0.1) as bus:
             return [int(v) for v in bus.read_raw("torque_enable")]
@@ -182,3 +183,17 @@ def arm() -> Iterator[Arm]:
     arm = Arm()
     yield arm
     arm.close()
+
+
+@pytest.fixture
+def make_arm() -> Iterator[Callable[..., Arm]]:
+    """``make_arm(*options)``: an :class:`Arm` with more ``robot-rl virtual-bus`` options; closed after the test."""
+    arms: list[Arm] = []
+
+    def make(*options: str) -> Arm:
+        arms.append(Arm(*options))
+        return arms[-1]
+
+    yield make
+    for arm in arms:
+        arm.close()

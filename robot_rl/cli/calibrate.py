@@ -22,6 +22,7 @@ from drivers.calibration import (Calibration, MotorCalibration, homing_offset_fo
                                  save_calibration, ticks_to_joint_rad)
 from drivers.motor import Motor
 from drivers.robot_config import load_robot_config
+from robot_side.robots import robot_config_path
 from robot_rl.cli.errors import CommandError
 
 
@@ -41,10 +42,11 @@ def _enter_pressed(timeout_s: float) -> bool:
 
 
 def run_calibration(args: argparse.Namespace) -> int:
-    config = load_robot_config(args.robot, port=args.port)
+    config_path = robot_config_path(args.robot)
+    config = load_robot_config(config_path, port=args.port)
     if not config.port:
         raise CommandError(f"{args.robot}: no port; pass --port")
-    out = Path(args.out or config.calibration or Path(args.robot).with_name(f"{config.name}_calibration.yaml"))
+    out = Path(args.out or config.calibration or config_path.with_name(f"{config.name}_calibration.yaml"))
     previous = load_calibration(out) if out.exists() else None
     motors = [Motor(j.name, j.id, j.model) for j in config.joints]
     names = [m.name for m in motors]

@@ -21,7 +21,7 @@ from robot_rl.cli.errors import CommandError
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("deploy", help="run an exported policy on the robot (no torch needed)")
     p.add_argument("policy", help="exported policy (robot-rl export ... --out policy.onnx)")
-    p.add_argument("--robot", required=True, help="robot config YAML (or a name under configs/robots)")
+    p.add_argument("--robot", required=True, help="robot config YAML (or a name: so101, dclaw)")
     p.add_argument("--port", help="serial port (default: the config's)")
     p.add_argument("--backend", choices=("serial", "virtual", "sim"),
                    help="serial: the real robot (default when a port is known); virtual: emulated bus with the "

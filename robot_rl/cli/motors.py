@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_torque)
 
     p = sub.add_parser("calibrate", help="interactive calibration of a robot's joints")
-    p.add_argument("--robot", required=True, help="robot config YAML, e.g. configs/robots/so101.yaml")
+    p.add_argument("--robot", required=True, help="robot config: a name (so101, dclaw) or a YAML path")
     p.add_argument("--port", help="serial port (default: the config's)")
     p.add_argument("--out", help="calibration file to write (default: the config's)")
     p.add_argument("--json", action="store_true")

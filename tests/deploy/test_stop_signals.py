@@ -5,6 +5,7 @@ Torque Enable reads back 0 afterwards, and the exit status says why."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from drivers.robot_config import load_robot_config
 from robot_rl.algos.networks import DeterministicActor
 
 ROOT = Path(__file__).resolve().parents[2]
-ROBOT = load_robot_config(ROOT / "configs/robots/so101.yaml")
+ROBOT = load_robot_config(ROOT / "robot_side/robot_configs/so101.yaml")
 ENV_ID = "robot_rl/SO101Reach-v0"
 
 
@@ -77,3 +78,25 @@ def test_servos_that_stop_answering_end_the_run_with_torque_off(policy: Path, ar
     assert deploy.returncode == 2, err
     assert "no fresh state for 3 period(s) in a row" in err and "Traceback" not in err
     assert np.array_equal(arm.torque(), [0] * 6)
+
+
+def test_lost_replies_are_retried_and_held_not_the_end_of_the_run(policy: Path, make_arm) -> None:
+    """One reply in ten lost on the line (with the robot config's ``retries: 2``): the bus
+    retries, the safety stack retries within the period and holds when that fails too; the run
+    finishes and its summary counts what happened."""
+    arm = make_arm("--drop-prob", "0.1")
+    result = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "deploy", str(policy), "--robot", "so101",
+                             "--port", arm.port, "--backend", "serial", "--episodes", "3", "--json"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["episodes"] == 3 and summary["steps"] == 150
+    assert summary["read_retries"] + summary["stale_reads"] > 0 and summary["watchdog_fired"] == 0, summary
+
+
+@pytest.mark.parametrize("episodes", ["0", "-1", "two"])
+def test_a_bad_episode_count_is_a_usage_error(policy: Path, episodes: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "deploy", str(policy), "--robot", "so101",
+                             "--backend", "sim", "--episodes", episodes], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and "argument --episodes" in result.stderr and "Traceback" not in result.stderr

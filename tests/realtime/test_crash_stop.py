@@ -16,7 +16,7 @@ from drivers.robot_config import load_robot_config
 from robot_rl.cli.virtual_bus import build_robot_bus
 
 ROOT = Path(__file__).resolve().parents[2]
-ROBOT = ROOT / "configs/robots/so101.yaml"
+ROBOT = ROOT / "robot_side/robot_configs/so101.yaml"
 
 
 def torque(bus: VirtualBus, ids: list[int], expect: int, timeout_s: float = 5.0) -> list[int]:

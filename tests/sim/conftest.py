@@ -1,4 +1,4 @@
-"""Shared fixtures of the twin's tests: the repository's robot configs.
+"""Shared fixtures of the twin's tests: the robot configs that ship with the package.
 
 Rendering needs a headless OpenGL backend chosen before MuJoCo is first imported; EGL is
 the one that works on machines without a display, so it is the default here (an explicit
@@ -17,7 +17,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 from drivers.robot_config import RobotConfig, load_robot_config  # noqa: E402
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "robots"
+CONFIGS = Path(__file__).resolve().parents[2] / "robot_side" / "robot_configs"
 
 
 @pytest.fixture(scope="session")

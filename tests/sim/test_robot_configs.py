@@ -1,4 +1,4 @@
-"""configs/robots: each robot config fits its MuJoCo model, its servos and its calibration."""
+"""robot_side/robot_configs: each robot config fits its MuJoCo model, its servos and its calibration."""
 
 from __future__ import annotations
 
