@@ -195,8 +195,16 @@ class Fleet:
             code = signals.exit_code
             reason = f"interrupted ({signals.name})" + (": stopped at once" if signals.count > 1 else ": stopped cleanly")
         elif not reason:
-            lost = [r.index for r in self.robots if r.ended == "lost"]
-            reason = "finished" + (f" without robot(s) {lost} (their actors died)" if lost else "")
+            missing = []
+            for ended, why in (("lost", "their actors died"), ("failed", "their control loops failed")):
+                indices = [r.index for r in self.robots if r.ended == ended]
+                if indices:
+                    missing.append(f"robot(s) {indices} ({why})")
+            if any(r.ended == "done" for r in self.robots):
+                reason = "finished" + (f" without {' and '.join(missing)}" if missing else "")
+            else:
+                code = EXIT_FAILED
+                reason = f"no robot finished: {' and '.join(missing)}; motors were made safe"
         return code, reason
 
     def _learner_status(self) -> dict[str, Any] | None:
