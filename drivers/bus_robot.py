@@ -11,13 +11,8 @@ import numpy as np
 
 from drivers.bus import MotorBus
 from drivers.bus_factory import make_bus
-from drivers.calibration import (
-    Calibration,
-    CalibrationMismatchError,
-    joint_rad_to_ticks,
-    load_calibration,
-    ticks_to_joint_rad,
-)
+from drivers.calibration import (Calibration, CalibrationMismatchError, joint_rad_to_ticks, load_calibration,
+                                 ticks_to_joint_rad)
 from drivers.clock import sleep_until
 from drivers.errors import ConfigurationError, DriverError
 from drivers.motor import Motor

@@ -65,13 +65,13 @@ def test_every_registered_id_makes_and_steps_from_the_wheel(fresh_venv: Path, tm
 
 
 def test_virtual_bus_and_deploy_by_robot_name_from_the_wheel(fresh_venv: Path, tmp_path: Path) -> None:
-    export = run(fresh_venv, tmp_path, sys.executable, "-c", f"""
+    export = run(fresh_venv, tmp_path, sys.executable, "-c", """
 import gymnasium, robot_side, torch
 from deploy.export.onnx_export import export_onnx
 from robot_rl.algos.networks import DeterministicActor
 env = gymnasium.make("robot_rl/SO101Reach-v0")
 actor = DeterministicActor(env.observation_space.shape[0], env.action_space.low, env.action_space.high, (16, 16))
-export_onnx(actor, None, {{"task_id": "robot_rl/SO101Reach-v0", "robot_id": "so101", "control_rate_hz": 20.0}},
+export_onnx(actor, None, {"task_id": "robot_rl/SO101Reach-v0", "robot_id": "so101", "control_rate_hz": 20.0},
             "policy.onnx")
 """)
     assert export.returncode == 0, export.stderr

@@ -22,8 +22,8 @@ from drivers.calibration import (Calibration, MotorCalibration, homing_offset_fo
                                  save_calibration, ticks_to_joint_rad)
 from drivers.motor import Motor
 from drivers.robot_config import load_robot_config
-from robot_side.robots import robot_config_path
 from robot_rl.cli.errors import CommandError
+from robot_side.robots import robot_config_path
 
 
 def _wait_enter(prompt: str) -> None:

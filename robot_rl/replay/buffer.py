@@ -12,13 +12,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from robot_rl.replay.config import ReplayConfig
-from robot_rl.replay.errors import (
-    ReplayEmptyError,
-    ReplayPersistenceError,
-    ReplayShapeError,
-    ReplayStateError,
-    ReplayValueError,
-)
+from robot_rl.replay.errors import (ReplayEmptyError, ReplayPersistenceError, ReplayShapeError, ReplayStateError,
+                                    ReplayValueError)
 from robot_rl.replay.nstep import nstep_window
 from robot_rl.replay.restore import RestoreReport, plan_restore
 from robot_rl.replay.segment_files import Segment, layout_signature

@@ -7,9 +7,9 @@ import pytest
 
 mujoco = pytest.importorskip("mujoco")
 
+from drivers import servo_params as sp  # noqa: E402
 from drivers.calibration import load_calibration  # noqa: E402
 from drivers.robot_config import RobotConfig  # noqa: E402
-from drivers import servo_params as sp  # noqa: E402
 from sim.assets import model_path  # noqa: E402
 
 SERVO_OF = {"STS3215": sp.STS3215_PARAMS, "XM430-W350": sp.XM430_W350_PARAMS}
