@@ -105,7 +105,7 @@ class ControlLoop:
         env = make_realtime_env(self.config)
         self.env = env.unwrapped
         self.max_episode_steps = env.spec.max_episode_steps if env.spec else None
-        period = self.env.period_s if hasattr(self.env, "period_s") else 1.0 / env.metadata.get("render_fps", 50)
+        period = self.env.period_s if isinstance(self.env, RobotEnv) else 1.0 / env.metadata.get("render_fps", 50)
         self.recorder = TimingRecorder(period, self.status.loop_timing, self.status.loop_timing_count)
         self.lead = CommandLead(self.rt.command_lead_s, period)
         state = ActorState.FAILED
