@@ -6,7 +6,9 @@ splitting replies, unit conversion); :mod:`drivers.dynamixel.bus` and
 
 Every transaction holds ``self.lock``, so the control loop and a diagnostics reader may
 share one bus. A read either returns fresh values or raises: there is no silent reuse of an
-earlier reading.
+earlier reading. The reply to a read that timed out may still come, after the next request
+(whichever thread sent it) has dropped stale input: the parse skips it by its sender's id
+and its size (:meth:`MotorBus._answers_another_request`).
 """
 
 from __future__ import annotations
@@ -239,15 +241,37 @@ class MotorBus:
                         f"({len(packets)} of {len(ids)} replies received)", motor_id)
                 buf += more
             sender = buf[offset + self.id_offset]
-            if sender != motor_id and sender not in ids[index:]:
+            raw = bytes(buf[offset:offset + size])
+            if sender not in ids[index:] or self._answers_another_request(raw, sizes[ids.index(sender, index)]):
                 # A late reply to an earlier, timed-out transaction: skip it and keep waiting.
                 self.stats["stale_replies"] += 1
                 offset += size
                 continue
-            packets.append(bytes(buf[offset:offset + size]))
+            packets.append(raw)
             offset += size
             index += 1
         return packets
+
+    def _answers_another_request(self, raw: bytes, size: int) -> bool:
+        """Whether ``raw``, a whole packet from a motor whose reply of ``size`` bytes (without
+        stuffing) is awaited, is intact yet cannot be that reply: a late reply to an earlier
+        request to the same motor, such as another thread's read of another register that
+        timed out (its reply can arrive after the next request's ``discard_input``).
+
+        It is when its checksum is right and it holds another number of data bytes. Feetech
+        packets are never stuffed, so any other size says so; a Dynamixel 2.0 packet is only
+        made longer by stuffing, so a shorter one has too few bytes, and a longer one is
+        decoded (unstuffed) to count them. A corrupt packet is not skipped but left for
+        :meth:`_decode_status` to raise about. A packet of the awaited size is taken for the
+        reply: neither protocol numbers its transactions, so a late reply to a read of as
+        many bytes from the same motor cannot be told from it by any byte."""
+        if len(raw) == size:
+            return False
+        try:
+            params = self.protocol.decode(raw).params
+        except TransientBusError:
+            return False
+        return len(params) != size - self.status_overhead
 
     def _skip_to_header(self, buf: bytearray, offset: int) -> int:
         """Offset of the next header at or after ``offset``; garbage before it is counted."""

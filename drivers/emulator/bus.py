@@ -220,30 +220,27 @@ class VirtualBus:
         """Block until the serving thread ends (stop, disconnect or failure); True if it did."""
         return self._closed.wait(timeout_s)
 
-    def wait_idle(self, timeout_s: float = 1.0, *, requests: int | None = None,
-                  settle_s: float = 0.002) -> bool:
+    def wait_idle(self, timeout_s: float = 1.0, *, requests: int | None = None) -> bool:
         """Wait until the requests a client has written are answered (useful after a broadcast
         write, which has no reply to wait for); True if so within ``timeout_s``.
 
-        With ``requests``, wait until that many packets in all (``stats.requests``) have been
-        handled: exact. Without, wait until no byte has been pending for ``settle_s``: the
-        kernel moves bytes from the client's side of the pty to ours asynchronously, so a
-        request written a moment ago may not be visible yet.
+        Without ``requests``: until no byte the client has written is left unread and the
+        serving thread is not handling any. Exact, with no time guessed: a byte whose write
+        has returned counts as pending at once (:meth:`PseudoTerminal.pending_bytes`), and
+        the serving thread marks itself busy before it reads, so between the two checks, in
+        this order, no byte can go unseen. (A wait for 2 ms of quiet, as here before, is
+        fooled whenever the kernel takes longer than that to hand a write over, under load.)
+        With ``requests``: until that many packets in all (``stats.requests``) have been
+        handled.
         """
         deadline = time.monotonic() + timeout_s
-        quiet_since: float | None = None
         while self.running:
-            now = time.monotonic()
             if requests is not None:
                 if self._handled >= requests and not self._busy:
                     return True
             elif self._pty is None or (self._pty.pending_bytes() == 0 and not self._busy):
-                quiet_since = now if quiet_since is None else quiet_since
-                if now - quiet_since >= settle_s:
-                    return True
-            else:
-                quiet_since = None
-            if now > deadline:
+                return True
+            if time.monotonic() > deadline:
                 return False
             time.sleep(0.0001)
         return True
