@@ -140,7 +140,9 @@ def replay_column() -> Callable[[Path, str], "np.ndarray"]:
 
 class Arm:
     """``robot-rl virtual-bus --robot so101`` in a process and a session of its own: the
-    terminal's signals never reach it, as they never reach a real arm."""
+    terminal's signals never reach it, as they never reach a real arm. Read it (:meth:`torque`)
+    only once the program driving it has ended: a serial line has one client at a time (a
+    program that is stepping opened the robot, which turned torque on, or it would have failed)."""
 
     def __init__(self, *options: str) -> None:
         """``options``: more ``robot-rl virtual-bus`` options (fault injection: ``--drop-prob 0.1``)."""

@@ -70,7 +70,7 @@ class LearnerLoop:
         self.status = StatusBoard.attach(args.status)
         self.ring = TransitionRing.attach(args.ring)
         self.weights = WeightBoard.attach(args.weights)
-        self.stop_requested = False
+        self.stop_requested_at: float | None = None  # when a SIGTERM of its own came
         self.parent_pid = os.getppid()
         self._orphaned_at: float | None = None
         loop = self.config.loop
@@ -142,8 +142,12 @@ class LearnerLoop:
                 log.warning("%d transitions lost: the learner fell more than a ring behind", drained.lost)
             steps = self.replay.total_added
             # A stop request ends the learner only once the loop has pushed its last transition
-            # (it finishes its step first), so that the final checkpoint holds every one.
-            now = self.stop_requested or self.status[Slot.STOP] >= 2 or self._orphaned_for_s() > ORPHAN_WAIT_S
+            # (it finishes its step first), so that the final checkpoint holds every one: the
+            # parent's (STOP 1), and a SIGTERM of the learner's own (a terminal or a service
+            # manager signals the whole group, the loop included), waited on for at most
+            # ORPHAN_WAIT_S in case it came alone.
+            now = self.status[Slot.STOP] >= 2 or self._orphaned_for_s() > ORPHAN_WAIT_S or (
+                self.stop_requested_at is not None and time.monotonic() - self.stop_requested_at > ORPHAN_WAIT_S)
             actor_over = self.status[Slot.ACTOR_STATE] in (ActorState.DONE, ActorState.FAILED) or \
                 self.status[Slot.ACTOR_EXITED] > 0
             if (now or actor_over) and not len(drained) and position >= self.ring.written:
@@ -232,7 +236,7 @@ def learner_main(args: LearnerArgs) -> None:
         loop = LearnerLoop(args)
 
         def on_term(signum, frame) -> None:
-            loop.stop_requested = True
+            loop.stop_requested_at = loop.stop_requested_at or time.monotonic()
 
         signal.signal(signal.SIGTERM, on_term)
         state = loop.run()

@@ -57,7 +57,6 @@ def start_deploy(policy: Path, port: str) -> subprocess.Popen:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_stop_signal_leaves_every_servo_with_torque_off(policy: Path, arm, signum: int) -> None:
     deploy = start_deploy(policy, arm.port)
-    assert arm.torque() == [1] * 6  # the runner is commanding the arm
     os.killpg(deploy.pid, signum)  # the whole group, as a terminal signals it
     _, err = deploy.communicate(timeout=60)
     assert deploy.returncode == 128 + signum, err

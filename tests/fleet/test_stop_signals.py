@@ -1,8 +1,9 @@
 """A fleet (``robot-rl train --backend ray``, a local Ray instance as a user starts it) of one
 robot on an emulated SO-101 bus that outlives it (the ``arm`` fixture). However the run ends
-(Ctrl-C, SIGTERM, a closed terminal's SIGHUP sent to the driver's whole process group,
-servos that stop answering), every servo's Torque Enable reads back 0 afterwards and the
-learner's checkpoint is there."""
+(SIGTERM or a closed terminal's SIGHUP sent to the driver's whole process group, the Ray
+processes it started included; servos that stop answering), every servo's Torque Enable
+reads back 0 afterwards and the learner's checkpoint is there. (Ctrl-C, the same handler, is
+tests/fleet/test_fleet.py's stop, with a resume.)"""
 
 from __future__ import annotations
 
@@ -24,11 +25,10 @@ def start(start_run, run_dir: Path, port: str):
     return run
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_stop_signal_to_the_drivers_process_group_leaves_torque_off(tmp_path: Path, start_run, arm,
                                                                       signum: int) -> None:
     run = start(start_run, tmp_path / "run", arm.port)
-    assert arm.torque() == [1] * 6  # the robot's loop is commanding the arm
     os.killpg(run.process.pid, signum)  # the driver and the Ray processes it started, as a terminal would
     code, summary = run.finish(timeout_s=180)
     assert code == 128 + signum and summary["stopped_by"] == signal.Signals(signum).name, run.stderr

@@ -63,26 +63,6 @@ def test_timing_of_a_run_without_timing_is_a_clear_error(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
-def test_sigterm_leaves_a_resumable_run(tmp_path: Path, start_run, replay_column) -> None:
-    run_dir = tmp_path / "run"
-    run = start_run(run_dir, loop__total_steps=250)
-    run.wait_for(lambda: run.steps() >= 75)
-    run.process.send_signal(signal.SIGTERM)
-    code, summary = run.finish()
-    assert code == 143 and summary["exit_code"] == 143 and summary["interrupted"], run.stderr
-    stopped_at = summary["steps"]
-    assert 75 <= stopped_at < 250
-    assert (run_dir / "checkpoints/latest.pt").exists()
-    assert "Traceback" not in run.stderr
-
-    again = start_run(run_dir, "--resume", loop__total_steps=250)
-    code, summary = again.finish()
-    assert code == 0 and summary["steps"] == 250 > stopped_at, again.stderr
-    assert summary["restored_transitions"] == stopped_at and summary["lost_transitions"] == 0
-    assert f"{stopped_at} transitions restored" in again.stderr
-    assert replay_column(run_dir, "weight_version").shape == (250,)
-
-
 def learner_pid(run_dir: Path, parent: int) -> int:
     pids = json.loads((run_dir / "pids.json").read_text())
     assert pids["parent"] == parent
