@@ -52,6 +52,20 @@ class SACConfig:
     """Dropout rate in each critic hidden layer (DroQ: 0.01; 0 disables)."""
     critic_layer_norm: bool = False
     """LayerNorm after each critic hidden layer (DroQ: True)."""
+    critic_batch_renorm: bool = False
+    """Batch renormalisation after each critic hidden layer (CrossQ: True; see
+    ``robot_rl.algos.batch_renorm``): training batches are normalised by their own statistics,
+    the actor's loss and the targets' by the running ones."""
+    batch_renorm_momentum: float = 0.01
+    """How far each training batch moves the running statistics (CrossQ: 0.01)."""
+    batch_renorm_warmup_updates: int = 100_000
+    """Plain batch normalisation for this many updates, then renormalisation's corrections."""
+    target_networks: bool = True
+    """Polyak-averaged target critics. False (CrossQ): none; ``(s, a)`` and ``(s', a')`` go
+    through the critics as one batch, in training mode, and the target is taken from the
+    second half of that pass (without gradient)."""
+    adam_beta1: float = 0.9
+    """Adam's first-moment decay for every optimiser (CrossQ: 0.5)."""
     actor_update_interval: int = 1
     """Update the actor and temperature once every this many critic updates (REDQ: the UTD ratio)."""
     target_update_interval: int = 1
@@ -95,6 +109,15 @@ class SACConfig:
         check(self.log_std_min < self.log_std_max, "log_std_min", self.log_std_min,
               f"below log_std_max={self.log_std_max}")
         check(self.precision in ("fp32", "bf16"), "precision", self.precision, "'fp32' or 'bf16'")
+        check(not (self.critic_layer_norm and self.critic_batch_renorm), "critic_batch_renorm",
+              self.critic_batch_renorm, "false with critic_layer_norm (one normalisation per layer)")
+        check(0.0 < self.batch_renorm_momentum <= 1.0, "batch_renorm_momentum", self.batch_renorm_momentum,
+              "in (0, 1]")
+        check(self.batch_renorm_warmup_updates >= 0, "batch_renorm_warmup_updates",
+              self.batch_renorm_warmup_updates, ">= 0")
+        check(self.target_networks or self.critic_subset is None, "critic_subset", self.critic_subset,
+              "null without target networks (the joint pass evaluates every critic)")
+        check(0.0 <= self.adam_beta1 < 1.0, "adam_beta1", self.adam_beta1, "in [0, 1)")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from robot_rl.algos.batch_renorm import batch_renorm
 from robot_rl.algos.errors import LearnerConfigError
 from robot_rl.algos.squashed_gaussian import squashed_sample
 
@@ -235,8 +236,12 @@ class CriticEnsemble(nn.Module):
         n_critics: int = 2,
         dropout: float = 0.0,
         layer_norm: bool = False,
+        batch_renorm: bool = False,
+        renorm_momentum: float = 0.01,
     ):
         super().__init__()
+        if layer_norm and batch_renorm:
+            raise LearnerConfigError("a critic takes LayerNorm or batch renormalisation, not both")
         if n_critics < 1:
             raise LearnerConfigError(f"n_critics must be at least 1, got {n_critics}")
         if not 0.0 <= dropout < 1.0:
@@ -249,10 +254,15 @@ class CriticEnsemble(nn.Module):
         self.net = ReluMLP(obs_dim + action_dim, 1, hidden_sizes, ensemble_size=n_critics)
         self.norm_weights = nn.ParameterList()
         self.norm_biases = nn.ParameterList()
-        if layer_norm:
-            for size in hidden_sizes:
+        self.batch_renorm = bool(batch_renorm)
+        self.renorm_momentum = float(renorm_momentum)
+        if layer_norm or batch_renorm:
+            for k, size in enumerate(hidden_sizes):
                 self.norm_weights.append(nn.Parameter(torch.ones(n_critics, 1, size)))
                 self.norm_biases.append(nn.Parameter(torch.zeros(n_critics, 1, size)))
+                if batch_renorm:
+                    self.register_buffer(f"running_mean_{k}", torch.zeros(n_critics, 1, size))
+                    self.register_buffer(f"running_var_{k}", torch.ones(n_critics, 1, size))
 
     def forward(
         self,
@@ -262,6 +272,8 @@ class CriticEnsemble(nn.Module):
         members: Members = None,
         detach_weights: bool = False,
         hidden_dtype: torch.dtype | None = None,
+        batch_stats: bool = False,
+        renorm: tuple[float | torch.Tensor, float | torch.Tensor] = (1.0, 0.0),
     ) -> torch.Tensor:
         """Q-values of shape ``(M, B)`` for obs ``(B, obs_dim)`` and action ``(B, A)``.
 
@@ -269,9 +281,12 @@ class CriticEnsemble(nn.Module):
         detach_weights: use the weights as constants, so that a backward pass computes
             gradients with respect to the inputs only (the actor loss needs no critic weight
             gradients).
+        batch_stats / renorm: with batch renormalisation, normalise by this batch's statistics
+            (and move the running ones towards them; all members only) with the corrections
+            ``(r_max, d_max)``; otherwise by the running statistics.
         """
         x = torch.cat((obs, action), dim=-1)
-        if self.dropout == 0.0 and not self.layer_norm:
+        if self.dropout == 0.0 and not self.layer_norm and not self.batch_renorm:
             q = self.net(x, members=members, detach_weights=detach_weights, hidden_dtype=hidden_dtype)
             return q.squeeze(-1)
         weights, biases = self.net.weights, self.net.biases
@@ -288,6 +303,15 @@ class CriticEnsemble(nn.Module):
                 x = nn.functional.layer_norm(x, x.shape[-1:])
                 x = torch.addcmul(select_members(self.norm_biases[k], members, detach_weights), x,
                                   select_members(self.norm_weights[k], members, detach_weights))
+            if self.batch_renorm:
+                if batch_stats and members is not None:
+                    raise LearnerConfigError("batch statistics are learnt with every critic, not a subset")
+                x = batch_renorm(x, select_members(getattr(self, f"running_mean_{k}"), members),
+                                 select_members(getattr(self, f"running_var_{k}"), members),
+                                 select_members(self.norm_weights[k], members, detach_weights),
+                                 select_members(self.norm_biases[k], members, detach_weights),
+                                 batch_stats=batch_stats, momentum=self.renorm_momentum, r_max=renorm[0],
+                                 d_max=renorm[1])
             x = torch.relu(x)
         return x.squeeze(-1)
 

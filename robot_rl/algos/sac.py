@@ -23,6 +23,7 @@ from torch.func import functional_call
 
 from robot_rl.algos.adam import Adam
 from robot_rl.algos.batch import Batch
+from robot_rl.algos.batch_renorm import renorm_limits
 from robot_rl.algos.checkpoint import check_keys, load_part
 from robot_rl.algos.compile import CompiledStep
 from robot_rl.algos.errors import CheckpointError
@@ -103,8 +104,9 @@ class SAC:
                                                config.log_std_min, config.log_std_max).to(self.device)
             self.action_dim = self.actor.action_dim
             self.critic = CriticEnsemble(obs_dim, self.action_dim, config.hidden_sizes, config.n_critics,
-                                         config.critic_dropout, config.critic_layer_norm).to(self.device)
-        self.critic_target = frozen_copy(self.critic)
+                                         config.critic_dropout, config.critic_layer_norm, config.critic_batch_renorm,
+                                         config.batch_renorm_momentum).to(self.device)
+        self.critic_target = frozen_copy(self.critic) if config.target_networks else None
         for module in (self.actor, self.critic):
             module.requires_grad_(False)
         self.normalizer = normalizer.to(self.device) if normalizer is not None else None
@@ -113,12 +115,13 @@ class SAC:
         self._actor_params = dict(self.actor.named_parameters())
         self._critic_params = dict(self.critic.named_parameters())
         self._critic_param_list = list(self._critic_params.values())
-        self._target_params = list(self.critic_target.parameters())
+        self._target_params = list(self.critic_target.parameters()) if self.critic_target is not None else []
         # One slot per update of a round (update_many): a round's graph applies them in turn.
-        self.actor_optimizer = Adam(list(self._actor_params.values()), config.actor_lr, slots=ROUND_UPDATES)
-        self.critic_optimizer = Adam(list(self._critic_params.values()), config.critic_lr, slots=ROUND_UPDATES)
-        self.alpha_optimizer = Adam([self.log_alpha], config.alpha_lr, slots=ROUND_UPDATES) if config.auto_alpha \
-            else None
+        betas = (config.adam_beta1, 0.999)
+        self.actor_optimizer = Adam(list(self._actor_params.values()), config.actor_lr, betas, slots=ROUND_UPDATES)
+        self.critic_optimizer = Adam(list(self._critic_params.values()), config.critic_lr, betas, slots=ROUND_UPDATES)
+        self.alpha_optimizer = Adam([self.log_alpha], config.alpha_lr, betas, slots=ROUND_UPDATES) \
+            if config.auto_alpha else None
         self.num_updates = 0
         self.num_actor_updates = 0
         self._generator = torch.Generator(self.device).manual_seed(config.seed)
@@ -165,7 +168,7 @@ class SAC:
         if self.normalizer is not None:
             obs, next_obs = self.normalizer(obs), self.normalizer(next_obs)
         update_actor = index % cfg.actor_update_interval == 0
-        update_target = index % cfg.target_update_interval == 0
+        update_target = self.critic_target is not None and index % cfg.target_update_interval == 0
         next_noise = self._noise(len(next_obs))
         noise = self._noise(len(obs)) if update_actor else None
         for optimizer in self._optimizers(update_actor):
@@ -174,7 +177,7 @@ class SAC:
         if update_actor:
             names += ["actor_loss", "alpha", "entropy"] + (["alpha_loss"] if cfg.auto_alpha else [])
         return names, (obs, action, reward, next_obs, done, discount, next_noise, noise, self.sample_critic_subset(),
-                       update_actor, update_target, slot)
+                       update_actor, update_target, self._renorm_limits(index), slot)
 
     def _count(self, names: list[str]) -> None:
         self.num_updates += 1
@@ -221,18 +224,55 @@ class SAC:
         return soft_target(next_q, next_log_prob, reward, done, discount, self.log_alpha.exp())
 
     def _critic_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor, action: torch.Tensor,
-                     target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q = functional_call(self.critic, params, (obs, action), {"hidden_dtype": self._hidden_dtype})
+                     target: torch.Tensor, renorm: tuple[torch.Tensor, torch.Tensor] | None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        q = functional_call(self.critic, params, (obs, action), self._critic_training_kwargs(renorm))
         return ensemble_mse(q, target), q.mean()
+
+    def _joint_critic_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor, action: torch.Tensor,
+                           next_obs: torch.Tensor, next_action: torch.Tensor, next_log_prob: torch.Tensor,
+                           reward: torch.Tensor, done: torch.Tensor, discount: torch.Tensor,
+                           renorm: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """CrossQ's critic loss: ``(s, a)`` and ``(s', a')`` through the critics as one batch (so a
+        batch-normalised layer sees the statistics of both), the target from the second half
+        without gradient, the loss on the first."""
+        batch = obs.shape[0]
+        q_all = functional_call(self.critic, params, (torch.cat((obs, next_obs)), torch.cat((action, next_action))),
+                                self._critic_training_kwargs(renorm))
+        q, next_q = q_all[:, :batch], q_all[:, batch:].detach()
+        target = soft_target(next_q, next_log_prob, reward, done, discount, self.log_alpha.exp())
+        return ensemble_mse(q, target), q.mean()
+
+    def _critic_training_kwargs(self, renorm: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, Any]:
+        """The critics' forward options while they learn: batch statistics with the renorm
+        corrections ``renorm`` when they batch-renormalise."""
+        if renorm is None:
+            return {"hidden_dtype": self._hidden_dtype}
+        return {"hidden_dtype": self._hidden_dtype, "batch_stats": True, "renorm": renorm}
+
+    def _renorm_limits(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(r_max, d_max)`` of update ``index`` as tensors (inputs of a compiled update, which
+        then never recompiles as they change), or None without batch renormalisation."""
+        if not self.config.critic_batch_renorm:
+            return None
+        limits = renorm_limits(index, self.config.batch_renorm_warmup_updates)
+        return torch.tensor(limits[0], device=self.device), torch.tensor(limits[1], device=self.device)
 
     def _step_eager(self, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, next_obs: torch.Tensor,
                     done: torch.Tensor, discount: torch.Tensor, next_noise: torch.Tensor, noise: torch.Tensor | None,
-                    members: torch.Tensor | None, update_actor: bool, update_target: bool, slot: int = 0
-                    ) -> torch.Tensor:
+                    members: torch.Tensor | None, update_actor: bool, update_target: bool,
+                    renorm: tuple[torch.Tensor, torch.Tensor] | None = None, slot: int = 0) -> torch.Tensor:
         """The whole update as one function of tensors (what ``compile`` compiles); returns the
         metrics stacked. ``slot``: the optimisers' slot (see ``Adam``) this update applies."""
-        target = self.compute_target(next_obs, reward, done, discount, next_noise, members)
-        grads, (loss, q_mean) = grad_and_value(self._critic_loss, self._critic_params, obs, action, target)
+        if self.critic_target is None:  # CrossQ: the target from the critics' own joint pass
+            next_action, next_log_prob = self.actor.sample(next_obs, next_noise, hidden_dtype=self._hidden_dtype)
+            grads, (loss, q_mean) = grad_and_value(self._joint_critic_loss, self._critic_params, obs, action,
+                                                   next_obs, next_action, next_log_prob, reward, done, discount,
+                                                   renorm)
+        else:
+            target = self.compute_target(next_obs, reward, done, discount, next_noise, members)
+            grads, (loss, q_mean) = grad_and_value(self._critic_loss, self._critic_params, obs, action, target,
+                                                   renorm)
         self.critic_optimizer.apply(list(grads.values()), slot)
         metrics = [loss, q_mean]
         if update_actor and noise is not None:
@@ -290,7 +330,7 @@ class SAC:
         return {
             "actor": self.actor.state_dict(),
             "critic": self.critic.state_dict(),
-            "critic_target": self.critic_target.state_dict(),
+            "critic_target": self.critic_target.state_dict() if self.critic_target is not None else None,
             "actor_optimizer": self.actor_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "log_alpha": self.log_alpha.clone(),
@@ -311,7 +351,10 @@ class SAC:
             raise CheckpointError("SAC state dict and learner disagree on having an observation normaliser")
         if (self.alpha_optimizer is None) != (state["alpha_optimizer"] is None):
             raise CheckpointError("SAC state dict and learner disagree on auto_alpha")
-        for key in ("actor", "critic", "critic_target", "actor_optimizer", "critic_optimizer"):
+        if (self.critic_target is None) != (state["critic_target"] is None):
+            raise CheckpointError("SAC state dict and learner disagree on target_networks")
+        for key in ("actor", "critic", "actor_optimizer", "critic_optimizer") + (
+                ("critic_target",) if self.critic_target is not None else ()):
             load_part(getattr(self, key), state, key, "SAC")
         if self.alpha_optimizer is not None:
             load_part(self.alpha_optimizer, state, "alpha_optimizer", "SAC")

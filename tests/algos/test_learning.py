@@ -1,4 +1,4 @@
-"""End to end: SAC and TD3 learn to swing up and balance gymnasium's Pendulum-v1.
+"""End to end: SAC, CrossQ and TD3 learn to swing up and balance gymnasium's Pendulum-v1.
 
 A deliberately tiny loop (random warm-up, then one update per environment step from a
 uniform sample of everything seen), so that a failure points at the learners, not at
@@ -74,6 +74,15 @@ def make_sac(env: gym.Env) -> SAC:
     return SAC(env.observation_space.shape[0], env.action_space.low, env.action_space.high, config)
 
 
+def make_crossq(env: gym.Env) -> SAC:
+    """CrossQ (Bhatt et al. 2024): batch-renormalised critics, no target networks, one joint
+    pass of (s, a) and (s', a'), Adam's beta1 0.5, the actor updated every third step."""
+    config = SACConfig(gamma=GAMMA, hidden_sizes=(64, 64), actor_lr=1e-3, critic_lr=1e-3, alpha_lr=1e-3,
+                       batch_size=BATCH, compile=False, seed=0, target_networks=False, critic_batch_renorm=True,
+                       adam_beta1=0.5, actor_update_interval=3)
+    return SAC(env.observation_space.shape[0], env.action_space.low, env.action_space.high, config)
+
+
 def make_td3(env: gym.Env) -> TD3:
     config = TD3Config(gamma=GAMMA, hidden_sizes=(64, 64), actor_lr=1e-3, critic_lr=1e-3, batch_size=BATCH,
                        compile=False, seed=0)
@@ -81,7 +90,7 @@ def make_td3(env: gym.Env) -> TD3:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make_learner", [make_sac, make_td3], ids=["SAC", "TD3"])
+@pytest.mark.parametrize("make_learner", [make_sac, make_crossq, make_td3], ids=["SAC", "CrossQ", "TD3"])
 def test_learns_pendulum(make_learner: Callable[[gym.Env], SAC | TD3]) -> None:
     mean_return, train_s = train_and_evaluate(make_learner)
     print(f"{make_learner.__name__}: mean evaluation return {mean_return:.1f} after {ENV_STEPS} steps "
