@@ -48,6 +48,13 @@ def hooked_env(**variables: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, **variables}
 
 
+@pytest.fixture
+def test_hooks() -> Callable[..., dict[str, str]]:
+    """``test_hooks(ROBOT_RL_TEST_FREEZE="60:0.6")``: an environment for a process a test starts,
+    with the fault injection of tests/hooks switched on (see ``hooked_env``)."""
+    return hooked_env
+
+
 class Run:
     """A ``robot-rl train`` process (the async mode's small settings, then ``overrides``); its
     stderr is collected line by line as it comes. ``env``: extra environment variables (with

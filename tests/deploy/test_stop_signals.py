@@ -99,3 +99,17 @@ def test_a_bad_episode_count_is_a_usage_error(policy: Path, episodes: str) -> No
                              "--backend", "sim", "--episodes", episodes], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 2 and "argument --episodes" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_watchdog_stops_a_runner_whose_step_hangs(policy: Path, arm, test_hooks) -> None:
+    """Step 30 of the runner hangs for 1.5 s (tests/hooks): the watchdog holds the arm after
+    5 periods (0.25 s at 20 Hz), turns torque off 0.5 s later, and the runner then stops
+    rather than command a limp arm."""
+    result = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "deploy", str(policy), "--robot", "so101",
+                             "--port", arm.port, "--backend", "serial", "--episodes", "3"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300,
+                            env=test_hooks(ROBOT_RL_TEST_FREEZE="30:1.5"))
+    assert result.returncode == 2, result.stderr
+    assert "watchdog: no command for" in result.stderr and "holding position" in result.stderr
+    assert "the watchdog turned torque off" in result.stderr and "Traceback" not in result.stderr
+    assert arm.torque() == [0] * 6
