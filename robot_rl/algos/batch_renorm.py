@@ -20,16 +20,19 @@ EPS = 1e-3
 
 
 def batch_renorm(x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor, weight: torch.Tensor,
-                 bias: torch.Tensor, *, batch_stats: bool, momentum: float = 0.01,
-                 r_max: float | torch.Tensor = 1.0, d_max: float | torch.Tensor = 0.0) -> torch.Tensor:
+                 bias: torch.Tensor, *, batch_stats: bool, r_max: float | torch.Tensor = 1.0,
+                 d_max: float | torch.Tensor = 0.0) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
     """Normalise ``x`` ``(M, B, H)`` feature by feature within each member, then scale and shift.
 
-    running_mean / running_var: ``(M, 1, H)`` buffers, updated in place when ``batch_stats``.
-    weight / bias: ``(M, 1, H)`` affine parameters. batch_stats: use (and learn from) the
-    statistics of ``x`` over its batch dimension; otherwise the running statistics.
+    running_mean / running_var: ``(M, 1, H)`` running statistics (read only here). weight /
+    bias: ``(M, 1, H)`` affine parameters. batch_stats: use the statistics of ``x`` over its
+    batch dimension, corrected towards the running ones; otherwise the running statistics.
+    Returns the output and, with ``batch_stats``, the batch's ``(mean, var)`` (without
+    gradient) for :func:`update_running` (nothing is changed in place here, so that the
+    whole update can be transformed and compiled).
     """
     if not batch_stats:
-        return (x - running_mean) * torch.rsqrt(running_var + EPS) * weight + bias
+        return (x - running_mean) * torch.rsqrt(running_var + EPS) * weight + bias, None
     mean = x.mean(dim=1, keepdim=True)
     var = x.var(dim=1, unbiased=False, keepdim=True)
     inv_std = torch.rsqrt(var + EPS)
@@ -37,9 +40,15 @@ def batch_renorm(x: torch.Tensor, running_mean: torch.Tensor, running_var: torch
         running_std = torch.sqrt(running_var + EPS)
         r = torch.clamp(torch.sqrt(var + EPS) / running_std, 1.0 / r_max, r_max)
         d = torch.clamp((mean - running_mean) / running_std, -d_max, d_max)
-        running_mean.lerp_(mean, momentum)
-        running_var.lerp_(var, momentum)
-    return ((x - mean) * inv_std * r + d) * weight + bias
+    return ((x - mean) * inv_std * r + d) * weight + bias, (mean.detach(), var.detach())
+
+
+@torch.no_grad()
+def update_running(running_mean: torch.Tensor, running_var: torch.Tensor, mean: torch.Tensor, var: torch.Tensor,
+                   momentum: float) -> None:
+    """Move the running statistics ``momentum`` of the way to a training batch's, in place."""
+    running_mean.lerp_(mean, momentum)
+    running_var.lerp_(var, momentum)
 
 
 def renorm_limits(updates: int, warmup_updates: int) -> tuple[float, float]:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from robot_rl.algos.batch_renorm import batch_renorm
+from robot_rl.algos.batch_renorm import batch_renorm, update_running
 from robot_rl.algos.errors import LearnerConfigError
 from robot_rl.algos.squashed_gaussian import squashed_sample
 
@@ -70,18 +70,21 @@ class ReluMLP(nn.Module):
         return x
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, dtype: torch.dtype | None = None
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype | None = None
            ) -> torch.Tensor:
     """``x @ weight + bias`` for a single layer (2-D weight) or an ensemble layer (3-D weight).
 
     An ensemble layer broadcasts a 2-D ``x`` to every member. ``dtype``: run the matmul on
-    copies of ``x`` and ``weight`` in that dtype; the result is float32 either way.
+    copies of ``x`` and ``weight`` in that dtype; the result is float32 either way. ``bias``
+    None: no bias (a layer that a normalisation follows).
     """
     if weight.dim() == 3 and x.dim() == 2:
         x = x.expand(weight.shape[0], *x.shape)
     if dtype is not None and dtype != x.dtype:
-        product = torch.matmul(x.to(dtype), weight.to(dtype))
-        return product.to(bias.dtype) + bias
+        product = torch.matmul(x.to(dtype), weight.to(dtype)).to(torch.float32)
+        return product if bias is None else product + bias
+    if bias is None:
+        return torch.matmul(x, weight)
     if torch.compiler.is_compiling():
         # Compiled, the bias add joins the pointwise kernel that follows (ReLU, the loss);
         # addmm would first copy the broadcast bias into its output (TD3 updates +10 %).
@@ -263,6 +266,16 @@ class CriticEnsemble(nn.Module):
                 if batch_renorm:
                     self.register_buffer(f"running_mean_{k}", torch.zeros(n_critics, 1, size))
                     self.register_buffer(f"running_var_{k}", torch.ones(n_critics, 1, size))
+        # A batch-renormalised layer's bias is unused (see forward): zero, and left out of training.
+        self.unused_parameters = {f"net.biases.{k}" for k in range(len(hidden_sizes))} if batch_renorm else set()
+        with torch.no_grad():
+            for name, param in self.named_parameters():
+                if name in self.unused_parameters:
+                    param.zero_()
+
+    def trained_parameters(self) -> dict[str, nn.Parameter]:
+        """The parameters a learner updates, by name (all but ``unused_parameters``)."""
+        return {name: param for name, param in self.named_parameters() if name not in self.unused_parameters}
 
     def forward(
         self,
@@ -282,8 +295,9 @@ class CriticEnsemble(nn.Module):
             gradients with respect to the inputs only (the actor loss needs no critic weight
             gradients).
         batch_stats / renorm: with batch renormalisation, normalise by this batch's statistics
-            (and move the running ones towards them; all members only) with the corrections
-            ``(r_max, d_max)``; otherwise by the running statistics.
+            (all members only) with the corrections ``(r_max, d_max)``, and return them too:
+            ``(q, [(mean, var) per hidden layer])`` for :meth:`update_running_stats`; otherwise
+            normalise by the running statistics.
         """
         x = torch.cat((obs, action), dim=-1)
         if self.dropout == 0.0 and not self.layer_norm and not self.batch_renorm:
@@ -291,9 +305,12 @@ class CriticEnsemble(nn.Module):
             return q.squeeze(-1)
         weights, biases = self.net.weights, self.net.biases
         last = len(weights) - 1
+        moments = []
         for k, (weight, bias) in enumerate(zip(weights, biases)):
             weight = select_members(weight, members, detach_weights)
-            bias = select_members(bias, members, detach_weights)
+            # A batch-renormalised layer subtracts its mean: a bias before it would cancel out,
+            # its gradient only rounding noise that Adam would magnify into steps of ``lr``.
+            bias = None if self.batch_renorm and k < last else select_members(bias, members, detach_weights)
             x = linear(x, weight, bias, hidden_dtype if 0 < k < last else None)
             if k == last:
                 break
@@ -306,14 +323,22 @@ class CriticEnsemble(nn.Module):
             if self.batch_renorm:
                 if batch_stats and members is not None:
                     raise LearnerConfigError("batch statistics are learnt with every critic, not a subset")
-                x = batch_renorm(x, select_members(getattr(self, f"running_mean_{k}"), members),
-                                 select_members(getattr(self, f"running_var_{k}"), members),
-                                 select_members(self.norm_weights[k], members, detach_weights),
-                                 select_members(self.norm_biases[k], members, detach_weights),
-                                 batch_stats=batch_stats, momentum=self.renorm_momentum, r_max=renorm[0],
-                                 d_max=renorm[1])
+                x, batch_moments = batch_renorm(x, select_members(getattr(self, f"running_mean_{k}"), members),
+                                                select_members(getattr(self, f"running_var_{k}"), members),
+                                                select_members(self.norm_weights[k], members, detach_weights),
+                                                select_members(self.norm_biases[k], members, detach_weights),
+                                                batch_stats=batch_stats, r_max=renorm[0], d_max=renorm[1])
+                moments.append(batch_moments)
             x = torch.relu(x)
+        if self.batch_renorm and batch_stats:
+            return x.squeeze(-1), moments
         return x.squeeze(-1)
+
+    def update_running_stats(self, moments: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Move the running statistics towards a training batch's (``forward(..., batch_stats=True)``)."""
+        for k, (mean, var) in enumerate(moments):
+            update_running(getattr(self, f"running_mean_{k}"), getattr(self, f"running_var_{k}"), mean, var,
+                           self.renorm_momentum)
 
 
 class TwinCritic(CriticEnsemble):

@@ -113,9 +113,10 @@ class SAC:
         self.target_entropy = float(-self.action_dim if config.target_entropy is None else config.target_entropy)
         self.log_alpha = torch.tensor(math.log(config.init_alpha), device=self.device)
         self._actor_params = dict(self.actor.named_parameters())
-        self._critic_params = dict(self.critic.named_parameters())
+        self._critic_params = self.critic.trained_parameters()
         self._critic_param_list = list(self._critic_params.values())
-        self._target_params = list(self.critic_target.parameters()) if self.critic_target is not None else []
+        self._target_params = list(self.critic_target.trained_parameters().values()) \
+            if self.critic_target is not None else []
         # One slot per update of a round (update_many): a round's graph applies them in turn.
         betas = (config.adam_beta1, 0.999)
         self.actor_optimizer = Adam(list(self._actor_params.values()), config.actor_lr, betas, slots=ROUND_UPDATES)
@@ -225,30 +226,32 @@ class SAC:
 
     def _critic_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor, action: torch.Tensor,
                      target: torch.Tensor, renorm: tuple[torch.Tensor, torch.Tensor] | None
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        q = functional_call(self.critic, params, (obs, action), self._critic_training_kwargs(renorm))
-        return ensemble_mse(q, target), q.mean()
+                     ) -> tuple[torch.Tensor, tuple[Any, ...]]:
+        q, moments = self._critic_forward(params, obs, action, renorm)
+        return ensemble_mse(q, target), (q.mean(), moments)
 
     def _joint_critic_loss(self, params: dict[str, torch.Tensor], obs: torch.Tensor, action: torch.Tensor,
                            next_obs: torch.Tensor, next_action: torch.Tensor, next_log_prob: torch.Tensor,
                            reward: torch.Tensor, done: torch.Tensor, discount: torch.Tensor,
-                           renorm: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
+                           renorm: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple[Any, ...]]:
         """CrossQ's critic loss: ``(s, a)`` and ``(s', a')`` through the critics as one batch (so a
         batch-normalised layer sees the statistics of both), the target from the second half
         without gradient, the loss on the first."""
         batch = obs.shape[0]
-        q_all = functional_call(self.critic, params, (torch.cat((obs, next_obs)), torch.cat((action, next_action))),
-                                self._critic_training_kwargs(renorm))
+        q_all, moments = self._critic_forward(params, torch.cat((obs, next_obs)), torch.cat((action, next_action)),
+                                              renorm)
         q, next_q = q_all[:, :batch], q_all[:, batch:].detach()
         target = soft_target(next_q, next_log_prob, reward, done, discount, self.log_alpha.exp())
-        return ensemble_mse(q, target), q.mean()
+        return ensemble_mse(q, target), (q.mean(), moments)
 
-    def _critic_training_kwargs(self, renorm: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, Any]:
-        """The critics' forward options while they learn: batch statistics with the renorm
-        corrections ``renorm`` when they batch-renormalise."""
+    def _critic_forward(self, params: dict[str, torch.Tensor], obs: torch.Tensor, action: torch.Tensor,
+                        renorm: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, list]:
+        """The critics while they learn: with batch renormalisation, on this batch's statistics
+        with the corrections ``renorm``, which come back for the running statistics."""
         if renorm is None:
-            return {"hidden_dtype": self._hidden_dtype}
-        return {"hidden_dtype": self._hidden_dtype, "batch_stats": True, "renorm": renorm}
+            return functional_call(self.critic, params, (obs, action), {"hidden_dtype": self._hidden_dtype}), []
+        return functional_call(self.critic, params, (obs, action),
+                               {"hidden_dtype": self._hidden_dtype, "batch_stats": True, "renorm": renorm})
 
     def _renorm_limits(self, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``(r_max, d_max)`` of update ``index`` as tensors (inputs of a compiled update, which
@@ -266,14 +269,16 @@ class SAC:
         metrics stacked. ``slot``: the optimisers' slot (see ``Adam``) this update applies."""
         if self.critic_target is None:  # CrossQ: the target from the critics' own joint pass
             next_action, next_log_prob = self.actor.sample(next_obs, next_noise, hidden_dtype=self._hidden_dtype)
-            grads, (loss, q_mean) = grad_and_value(self._joint_critic_loss, self._critic_params, obs, action,
-                                                   next_obs, next_action, next_log_prob, reward, done, discount,
-                                                   renorm)
+            grads, (loss, (q_mean, moments)) = grad_and_value(
+                self._joint_critic_loss, self._critic_params, obs, action, next_obs, next_action, next_log_prob,
+                reward, done, discount, renorm)
         else:
             target = self.compute_target(next_obs, reward, done, discount, next_noise, members)
-            grads, (loss, q_mean) = grad_and_value(self._critic_loss, self._critic_params, obs, action, target,
-                                                   renorm)
+            grads, (loss, (q_mean, moments)) = grad_and_value(self._critic_loss, self._critic_params, obs, action,
+                                                              target, renorm)
         self.critic_optimizer.apply(list(grads.values()), slot)
+        if moments:
+            self.critic.update_running_stats(moments)
         metrics = [loss, q_mean]
         if update_actor and noise is not None:
             metrics += self._actor_step(obs, noise, slot)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from robot_rl.algos.batch import Batch
-from robot_rl.algos.batch_renorm import EPS, batch_renorm, renorm_limits
+from robot_rl.algos.batch_renorm import EPS, batch_renorm, renorm_limits, update_running
 from robot_rl.algos.networks import CriticEnsemble
 from robot_rl.algos.sac import SAC, SACConfig
 
@@ -20,7 +20,8 @@ def test_without_corrections_it_is_batch_norm_per_member() -> None:
     x = torch.randn(M, B, H, dtype=torch.float64) * 3 + 1
     mean, var = torch.zeros(M, 1, H, dtype=torch.float64), torch.ones(M, 1, H, dtype=torch.float64)
     weight, bias = torch.rand(M, 1, H, dtype=torch.float64), torch.randn(M, 1, H, dtype=torch.float64)
-    out = batch_renorm(x, mean, var, weight, bias, batch_stats=True, momentum=0.1)
+    out, (batch_mean, batch_var) = batch_renorm(x, mean, var, weight, bias, batch_stats=True)
+    update_running(mean, var, batch_mean, batch_var, momentum=0.1)
     for m in range(M):
         running_mean, running_var = torch.zeros(H, dtype=torch.float64), torch.ones(H, dtype=torch.float64)
         expected = torch.nn.functional.batch_norm(x[m], running_mean, running_var, weight[m, 0], bias[m, 0],
@@ -45,9 +46,9 @@ def test_corrections_and_inference_follow_the_definition() -> None:
     d = ((mu - running_mean) / sigma_run).clamp(-d_max, d_max)
     expected = ((x - mu) / sigma * r + d) * weight + bias
     inference = (x - running_mean) / sigma_run * weight + bias
-    assert torch.allclose(batch_renorm(x, running_mean.clone(), running_var.clone(), weight, bias, batch_stats=False),
-                          inference)
-    out = batch_renorm(x, running_mean, running_var, weight, bias, batch_stats=True, r_max=r_max, d_max=d_max)
+    out, moments = batch_renorm(x, running_mean, running_var, weight, bias, batch_stats=False)
+    assert torch.allclose(out, inference) and moments is None
+    out, _ = batch_renorm(x, running_mean, running_var, weight, bias, batch_stats=True, r_max=r_max, d_max=d_max)
     torch.testing.assert_close(out, expected)
 
 
@@ -108,6 +109,11 @@ def test_no_target_networks_and_a_checkpoint_round_trip() -> None:
     assert np.isfinite(metrics["critic_loss"])
     running = learner.critic.running_mean_0.clone()
     assert not torch.equal(running, torch.zeros_like(running))  # the statistics moved
+    # The bias before a renormalisation cancels out: unused, it stays zero (Adam would turn
+    # its rounding-noise gradient into steps of the learning rate); the output layer's learns.
+    hidden_biases, output_bias = list(learner.critic.net.biases)[:-1], learner.critic.net.biases[-1]
+    assert all(torch.count_nonzero(bias) == 0 for bias in hidden_biases)
+    assert torch.count_nonzero(output_bias) > 0
     restored = crossq(seed=5)
     restored.load_state_dict(learner.state_dict())
     torch.testing.assert_close(restored.critic.running_var_1, learner.critic.running_var_1)

@@ -102,6 +102,7 @@ CONFIGS = {
     "redq": {"n_critics": 5, "critic_subset": 2, "actor_q_reduction": "mean"},
     "droq": {"critic_dropout": 0.1, "critic_layer_norm": True},
     "bf16": {"precision": "bf16"},
+    "crossq": {"target_networks": False, "critic_batch_renorm": True, "adam_beta1": 0.5, "actor_update_interval": 3},
 }
 
 
@@ -132,9 +133,11 @@ def test_state_dict_round_trip(variant: str, with_normalizer: bool, make_batch: 
     expected = original.update(batch)
     torch.manual_seed(7)
     assert restored.update(batch) == expected
-    for a, b in [(original.actor, restored.actor), (original.critic, restored.critic),
-                 (original.critic_target, restored.critic_target)]:
-        assert same(params(a), params(b))
+    pairs = [(original.actor, restored.actor), (original.critic, restored.critic)]
+    if original.critic_target is not None:
+        pairs.append((original.critic_target, restored.critic_target))
+    for a, b in pairs:
+        assert same(params(a), params(b)) and same(list(a.buffers()), list(b.buffers()))
     assert restored.num_updates == original.num_updates == 4
 
 
@@ -169,7 +172,7 @@ def test_bad_config_names_the_field(field: str, value: object) -> None:
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside torch.compile itself
-@pytest.mark.parametrize("variant", ["sac", "redq"])
+@pytest.mark.parametrize("variant", ["sac", "redq", "crossq"])
 def test_compiled_update_matches_eager(variant: str, make_batch: MakeBatch) -> None:
     eager, compiled = make_sac(**CONFIGS[variant]), make_sac(**CONFIGS[variant], compile=True)
     for i in range(4):
