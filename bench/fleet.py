@@ -43,7 +43,7 @@ RATE_HZ = 20.0  # the SO-101 reach task's default control rate
 # beside the robots rather than the data rate.
 # A command up to 5 ms late (10 % of the period) is no overrun here: on a shared machine without
 # real-time priority the default 2 ms would hold (and not count) many steps, in every mode alike.
-SETTINGS = {"loop.mode": "async", "env.options.control_rate_hz": RATE_HZ, "realtime.max_updates_per_step": 10**6,
+SETTINGS = {"loop.mode": "async", "env.options.control_rate_hz": RATE_HZ, "loop.updates_per_step": 10**6,
             "realtime.overrun_tolerance_s": 0.005, "realtime.realtime_priority": "null", "realtime.loop_cpu": "null",
             "realtime.learner_cpu": "null", "loop.log_every_steps": 100, "loop.start_steps": 500,
             "loop.update_after": 500, "loop.eval_every_steps": 10**9, "realtime.eval_every_episodes": 0}

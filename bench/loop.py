@@ -56,9 +56,13 @@ ENV_ID = "robot_rl/SO101Reach-v0"
 HIDDEN, BATCH = [256, 256], 256
 WARMUP_UPDATES = 20  # torch's first updates are slow (lazy initialisation): not counted
 TOLERANCE_S = 0.002
+# The learner's update-to-data ratio in the async runs: above what it manages at these rates, so
+# that its updates/s is its capacity beside the loop (bench/update_ratio.py varies it).
+UPDATES_PER_STEP = 4.0
 
 
-def train_config(rate_hz: int, seconds: float, run_name: str, command_lead_s: float | str | None = "auto"):
+def train_config(rate_hz: int, seconds: float, run_name: str, command_lead_s: float | str | None = "auto",
+                 updates_per_step: float = UPDATES_PER_STEP):
     from robot_rl.train.config import train_config_from_dict
 
     steps = int(rate_hz * seconds)
@@ -68,6 +72,7 @@ def train_config(rate_hz: int, seconds: float, run_name: str, command_lead_s: fl
                                           "max_episode_steps": rate_hz * 10}},
         "algo": {"name": "sac", "sac": {"hidden_sizes": HIDDEN, "batch_size": BATCH, "gamma": 0.95}},
         "loop": {"mode": "async", "total_steps": steps, "start_steps": 2 * BATCH, "update_after": 2 * BATCH,
+                 "updates_per_step": updates_per_step,
                  "checkpoint_every_steps": max(steps // 4, 1), "log_every_steps": 2 * rate_hz, "threads": 1},
         "replay": {"capacity": max(steps + 1000, 20_000), "flush_interval_steps": 1000, "fsync": True},
         "realtime": {"loop_cpu": 0, "learner_cpu": 1, "realtime_priority": 80, "timer_slack_ns": 1,
@@ -220,8 +225,8 @@ def naive_run(rate_hz: int, seconds: float) -> tuple[np.ndarray, dict[str, Any]]
 
 
 # -- the async mode -------------------------------------------------------------------------------
-def async_run(rate_hz: int, seconds: float, command_lead_s: float | str | None
-              ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+def async_run(rate_hz: int, seconds: float, command_lead_s: float | str | None,
+              updates_per_step: float = UPDATES_PER_STEP) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
     from robot_rl.realtime.loop_timing import load_timing
     from robot_rl.realtime.run import run_async
     from robot_rl.train.metrics import read_metrics
@@ -229,7 +234,7 @@ def async_run(rate_hz: int, seconds: float, command_lead_s: float | str | None
 
     with tempfile.TemporaryDirectory() as tmp:
         run = RunDir(Path(tmp) / "run")
-        config = train_config(rate_hz, seconds, f"bench-{rate_hz}hz", command_lead_s)
+        config = train_config(rate_hz, seconds, f"bench-{rate_hz}hz", command_lead_s, updates_per_step)
         summary = run_async(config, run, source="bench/loop.py")
         rows = load_timing(run.root / "timing")
         rates = [r["learner/updates_per_s"] for r in read_metrics(run.metrics) if "learner/updates_per_s" in r]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 from robot_rl.train.config import TrainConfig
-from robot_rl.train.run_dir import RunDir
+from robot_rl.train.run_dir import RunDir, write_text_atomic
+from robot_rl.train.update_ratio import ratio_line
 
 
 def run_async(config: TrainConfig, run: RunDir, *, resume: bool, source: str) -> dict[str, Any]:
@@ -38,5 +40,7 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool, source: str) ->
         raise CommandError(str(exc)) from exc
     plot = learning_curve(run.metrics, run.plots / "learning_curve.png", f"{config.env.id} (async {config.algo.name})")
     summary["learning_curve"] = str(plot) if plot else None
-    print(f"async run ended: {summary['reason']} (exit code {summary['exit_code']})", file=sys.stderr)
+    write_text_atomic(run.summary, json.dumps(summary, indent=2))
+    ratio = ratio_line(summary["updates_per_step_target"], summary["updates_per_step_achieved"])
+    print(f"async run ended: {summary['reason']} (exit code {summary['exit_code']}); {ratio}", file=sys.stderr)
     return summary

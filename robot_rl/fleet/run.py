@@ -291,6 +291,9 @@ def run_fleet(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
     if config.loop.mode != "async":
         raise FleetError(f"a fleet runs real-time control loops: set loop.mode: async in {source} "
                          f"(got {config.loop.mode!r})")
+    if config.loop.hindsight_fraction and n > 1:
+        raise FleetError(f"loop.hindsight_fraction in {source}: relabelling takes goals from later in the same "
+                         f"episode, and {n} robots store their episodes interleaved; set it to 0 or use one robot")
     started_here = not ray.is_initialized()
     if started_here:
         try:

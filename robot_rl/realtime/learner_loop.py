@@ -1,14 +1,18 @@
 """The learner process: drains the shared ring into the replay buffer (which persists it),
 updates the learner, publishes weights, writes checkpoints and metrics.
 
-The learner is the training pipeline's SAC/TD3 unchanged. Ratio limits: no update before
-``loop.update_after`` transitions, and never more than ``realtime.max_updates_per_step``
-updates per environment step collected since training began (``loop.update_after``, or the
-start of a resumed session), so an idle robot does not overfit the buffer. The steps before
+The learner is the training pipeline's SAC/TD3 unchanged, paced to the update-to-data ratio
+``loop.updates_per_step`` (``robot_rl.train.update_ratio``): each environment step collected
+since training began (``loop.update_after``, or the start of a resumed session) earns that many
+updates, which the learner does as fast as its CPU allows and never more, so that an idle robot
+does not let it overfit the buffer. Behind by two or more, it catches up with several updates
+per call (``update_many``: rounds of one compiled graph each), at most ``CATCH_UP_UPDATES`` per
+call so that the ring is drained and weights are published between calls. The steps before
 ``update_after`` earn no updates: counted from step 0, they would let the learner do
-``update_after x max_updates_per_step`` updates at once on its first ``update_after``
-transitions, an early overfit that slowed learning here (the synchronous trainer also starts
-its one-per-step updates at ``update_after``).
+``update_after x updates_per_step`` updates at once on its first ``update_after`` transitions,
+an early overfit that slowed learning here (the synchronous trainer also starts its updates at
+``update_after``). The ratio achieved goes to the metrics at each log, to a status slot for the
+run's summary, and into the learner's last log line, with a warning when the CPU fell short.
 """
 
 from __future__ import annotations
@@ -36,12 +40,14 @@ from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_ra
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.learners import make_learner
 from robot_rl.train.metrics import MetricsWriter
-from robot_rl.train.replay_batch import sample_batch
+from robot_rl.train.replay_batch import hindsight_relabeler, sample_batch
 from robot_rl.train.run_dir import RunDir
+from robot_rl.train.update_ratio import achieved_ratio, ratio_line, shortfall_advice, updates_due
 from robot_side.safety.stop_signals import ignore_in_child
 
 log = logging.getLogger("robot_rl.learner")
 ORPHAN_WAIT_S = 10.0
+CATCH_UP_UPDATES = 8  # at most per call when behind: a few tens of milliseconds of a 2x256 SAC
 EXTRA_COLUMNS = [{"name": "weight_version", "dtype": "int64"}, {"name": "episode", "dtype": "int64"},
                  {"name": "actor", "dtype": "int64"}]
 
@@ -84,6 +90,7 @@ class LearnerLoop:
                                              **self.config.replay}, args.source, "replay")
         self.replay = ReplayBuffer(replay_config, args.obs_dim, low.shape[0], rng=loop.seed,
                                    run_dir=None if args.resume else self.run_dir.root)
+        self.relabel = hindsight_relabeler(self.config, replay_config)
         self.episodes = 0
         self.lost = 0
         if args.resume:
@@ -152,16 +159,17 @@ class LearnerLoop:
                 self.status[Slot.ACTOR_EXITED] > 0
             if (now or actor_over) and not len(drained) and position >= self.ring.written:
                 break
-            allowed = rt.max_updates_per_step * max(steps - first_update_step, 0) - session_updates
-            if len(self.replay) >= loop.update_after and loop.updates_per_step > 0 and allowed >= 1:
-                last = self.learner.update(sample_batch(self.replay, self.learner.config.batch_size,
-                                                        self.learner.device))
-                session_updates += 1
-                if self.learner.num_updates % rt.publish_every_updates == 0:
-                    self.publish()
+            earning_steps = max(steps - first_update_step, 0)
+            due = updates_due(loop.updates_per_step, earning_steps, session_updates)
+            if len(self.replay) >= loop.update_after and due >= 1:
+                n = min(due, CATCH_UP_UPDATES)
+                last = self._update(n)
+                session_updates += n
+                due -= n
             else:
                 time.sleep(0.001)
             self.status[Slot.LEARNER_UPDATES] = session_updates
+            self.status[Slot.LEARNER_EARNING_STEPS] = earning_steps
             self.status[Slot.LEARNER_HEARTBEAT_S] = time.monotonic()
             if steps >= next_checkpoint:
                 self.checkpoint()
@@ -173,17 +181,44 @@ class LearnerLoop:
                 last_log_time, last_log_updates = now, self.learner.num_updates
                 values = {f"learner/{k}": v for k, v in last.items()}
                 values["learner/updates_per_s"] = rate
+                values["learner/updates_per_step"] = achieved_ratio(session_updates, earning_steps)
+                values["learner/updates_behind"] = due
                 values.update({f"loop/{k}": v for k, v in self._loop_values().items()})
                 if self.status[Slot.EVAL_COUNT] > seen_eval:
                     seen_eval = self.status[Slot.EVAL_COUNT]
                     values["eval/mean_return"] = self.status[Slot.EVAL_RETURN]
                     values["eval/success_rate"] = self.status[Slot.EVAL_SUCCESS]
                 self.metrics.write(steps, values)
+        self._report_ratio(session_updates, max(self.replay.total_added - first_update_step, 0))
         if self.status[Slot.STOP] < 2:  # a second Ctrl-C skips the final checkpoint
             self.checkpoint()
         self.metrics.close()
         self.replay.close()
         return LearnerState.DONE
+
+    def _update(self, n: int) -> dict[str, float]:
+        """``n`` updates, each on a fresh batch (two or more as rounds: ``update_many``); weights
+        are published when the count reaches or crosses a multiple of ``publish_every_updates``."""
+        every = self.config.realtime.publish_every_updates
+        before = self.learner.num_updates
+        batches = [sample_batch(self.replay, self.learner.config.batch_size, self.learner.device, self.relabel)
+                   for _ in range(n)]
+        metrics = self.learner.update(batches[0]) if n == 1 else self.learner.update_many(batches)
+        if self.learner.num_updates // every > before // every:
+            self.publish()
+        return metrics
+
+    def _report_ratio(self, updates: int, earning_steps: int) -> None:
+        """The session's ratio, into its status slots (the parent's summary) and the log; a
+        warning, with what to do, when the CPU did not keep up."""
+        target = self.config.loop.updates_per_step
+        achieved = achieved_ratio(updates, earning_steps)
+        self.status[Slot.LEARNER_UPDATES] = updates
+        self.status[Slot.LEARNER_EARNING_STEPS] = earning_steps
+        log.info("%s: %d updates for %d steps", ratio_line(target, achieved), updates, earning_steps)
+        advice = shortfall_advice(target, achieved) if earning_steps else None
+        if advice:
+            log.warning("%s", advice)
 
     def _log_episode_returns(self, drained) -> None:
         """One ``train/episode_return`` metric per training episode that ended in these rows (the

@@ -39,6 +39,7 @@ from robot_rl.train.checkpoint import load_checkpoint
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.learners import make_learner
 from robot_rl.train.run_dir import RunDir, write_text_atomic
+from robot_rl.train.update_ratio import achieved_ratio
 from robot_side.safety.stop_signals import StopSignals
 
 log = logging.getLogger("robot_rl.async")
@@ -126,7 +127,11 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
                 part.close()
     return {"run_dir": str(run.root), "env": config.env.id, "algo": config.algo.name, "mode": "async",
             "steps": int(snapshot_status["actor_steps"]), "episodes": int(snapshot_status["actor_episodes"]),
-            "updates": int(snapshot_status["learner_updates"]), "wall_time_s": time.monotonic() - started,
+            "updates": int(snapshot_status["learner_updates"]),
+            "updates_per_step_target": config.loop.updates_per_step,
+            "updates_per_step_achieved": achieved_ratio(int(snapshot_status["learner_updates"]),
+                                                        int(snapshot_status["learner_earning_steps"])),
+            "wall_time_s": time.monotonic() - started,
             "interrupted": signals.requested, "stopped_by": signals.name, "exit_code": outcome.exit_code,
             "reason": outcome.reason, "last_eval_return": snapshot_status["eval_return"] or None,
             "last_eval_success_rate": snapshot_status["eval_success"] if snapshot_status["eval_count"] else None,

@@ -46,6 +46,7 @@ class Slot(enum.IntEnum):
     RESUME_RESTORED = 25  # learner: transitions put back from the run directory on --resume
     RESUME_LOST = 26  # learner: transitions of the run that were not on disk (the unflushed tail)
     ACTOR_EXITED = 27  # parent: the control-loop process has exited (however it ended)
+    LEARNER_EARNING_STEPS = 28  # learner: steps that earned updates this session (the ratio's denominator)
 
 
 log = logging.getLogger("robot_rl.async")

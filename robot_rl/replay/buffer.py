@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 from robot_rl.replay.config import ReplayConfig
 from robot_rl.replay.errors import (ReplayEmptyError, ReplayPersistenceError, ReplayShapeError, ReplayStateError,
                                     ReplayValueError)
-from robot_rl.replay.nstep import nstep_window
+from robot_rl.replay.nstep import episode_window, nstep_window
 from robot_rl.replay.restore import RestoreReport, plan_restore
 from robot_rl.replay.segment_files import Segment, layout_signature
 from robot_rl.replay.segment_writer import SegmentWriter
@@ -238,6 +238,15 @@ class ReplayBuffer:
         return f"extras must give exactly the extra columns {expected}, got {sorted(extras or {})}"
 
     # ----------------------------------------------------------------- sampling
+
+    def future_next_obs(self, rows: np.ndarray, horizon: int) -> np.ndarray:
+        """For each ring row in ``rows`` (a sample's ``indices``), the ``next_obs`` of a row drawn
+        uniformly from it to the end of its episode (within ``horizon`` rows; episodes are
+        stored one after another, as one loop writes them): hindsight's "future" goals."""
+        positions, steps = episode_window(rows, (self._head - 1) % self._capacity, self._terminated,
+                                          self._truncated, horizon)
+        offsets = (self._rng.random(len(rows)) * steps).astype(np.int64)
+        return self._next_obs.take(positions[np.arange(len(rows)), offsets], axis=0)
 
     def sample(self, batch_size: int) -> ReplaySample:
         """``batch_size`` transitions drawn uniformly (with replacement) from the stored rows.

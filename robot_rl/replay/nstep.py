@@ -20,6 +20,22 @@ class NStepWindow(NamedTuple):
     steps: np.ndarray
 
 
+def episode_window(starts: np.ndarray, newest: int, terminated: np.ndarray, truncated: np.ndarray, n: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The ring positions ``(B, n)`` of rows ``s, s+1, ...`` (mod capacity) from each start
+    ``s``, and how many of them ``(B,)`` belong to the start's episode: up to and including
+    the first row that ended it (terminated or truncated), at most ``n``, never past
+    ``newest`` (the last row written: what follows it is older data)."""
+    capacity = len(terminated)
+    positions = starts[:, None] + np.arange(n)
+    positions %= capacity
+    ended = terminated.take(positions) | truncated.take(positions)
+    ended[:, -1] = True  # so that argmax finds the window's last step: the first end, or step n
+    steps = ended.argmax(axis=1) + 1
+    np.minimum(steps, (newest - starts) % capacity + 1, out=steps)
+    return positions, steps
+
+
 def nstep_window(starts: np.ndarray, newest: int, reward: np.ndarray, terminated: np.ndarray,
                  truncated: np.ndarray, n: int, gamma: float) -> NStepWindow:
     """Discounted sums of up to ``n`` rewards from each ring position in ``starts``.
@@ -30,14 +46,8 @@ def nstep_window(starts: np.ndarray, newest: int, reward: np.ndarray, terminated
     ``n`` rows, after the first row that ended its episode (terminated or truncated), or after
     ``newest`` (the write head: what follows it is older data), whichever comes first.
     """
-    capacity = len(reward)
+    positions, steps = episode_window(starts, newest, terminated, truncated, n)
     offsets = np.arange(n)
-    positions = starts[:, None] + offsets
-    positions %= capacity
-    ended = terminated.take(positions) | truncated.take(positions)
-    ended[:, -1] = True  # so that argmax finds the window's last step: the first end, or step n
-    steps = ended.argmax(axis=1) + 1
-    np.minimum(steps, (newest - starts) % capacity + 1, out=steps)  # not past the newest row
     include = offsets < steps[:, None]
     returns = (reward.take(positions) * gamma ** offsets.astype(np.float64) * include).sum(axis=1)
     last = positions[np.arange(len(starts)), steps - 1]

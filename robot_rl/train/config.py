@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -41,22 +42,27 @@ class AlgoConfig:
 @dataclass(frozen=True)
 class LoopConfig:
     """total_steps: environment steps to train for. start_steps: uniformly random actions
-    first. updates_per_step: gradient updates per environment step (the UTD ratio).
+    first. updates_per_step: the update-to-data ratio, in both modes: learner updates per
+    environment step collected from ``update_after`` on, a number >= 0 (0.5: one update every
+    second step; 0: none). The asynchronous learner does as many as its CPU allows up to this and
+    never more (``robot_rl.train.update_ratio``; docs/realtime.md).
     update_every_steps: synchronous mode: the updates run every this many steps, ``update_every_steps x
-    updates_per_step`` at once, in rounds of two updates per compiled graph (SAC; TD3:
-    ``policy_delay``), each round paying the per-call cost once: 2 makes compiled TD3 about
-    12 % faster. update_after: replay size before the first update. eval_every_steps / eval_episodes:
+    updates_per_step`` at once (whole updates; a fraction waits for the next time), in rounds of
+    two updates per compiled graph (SAC; TD3: ``policy_delay``), each round paying the per-call
+    cost once: 2 makes compiled TD3 about 12 % faster. update_after: replay size before the first update. eval_every_steps / eval_episodes:
     periodic deterministic evaluation. checkpoint_every_steps: periodic checkpoints (one is
     always written at the end and on Ctrl-C). normalize_observations: running mean/std
     normalisation baked into the policy. seed: seeds env, learner, replay. mode: ``sync``
     (env and learner in one loop, as fast as possible) or ``async`` (real-time loop and
     learner in two processes). log_every_steps: metrics and progress interval. threads: torch
     intra-op threads of the learner; 1 is the safe default on a small machine, where a second
-    busy process (the control loop, a browser) makes multi-threaded kernels stall each other."""
+    busy process (the control loop, a browser) makes multi-threaded kernels stall each other.
+    hindsight_fraction: the share of each batch given, as its goal, a place its episode reached
+    later (``robot_rl.replay.hindsight``; goal tasks only, e.g. SO-101 reach; 0: none)."""
 
     total_steps: int = 20_000
     start_steps: int = 1_000
-    updates_per_step: int = 1
+    updates_per_step: int | float = 1  # an int stays one: the config's hash is unchanged
     update_every_steps: int = 1
     update_after: int = 1_000
     eval_every_steps: int = 5_000
@@ -67,14 +73,17 @@ class LoopConfig:
     mode: Literal["sync", "async"] = "sync"
     log_every_steps: int = 500
     threads: int = 1
+    hindsight_fraction: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.hindsight_fraction <= 1.0:
+            raise ValueError(f"hindsight_fraction must be in [0, 1], got {self.hindsight_fraction}")
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads}")
         if self.total_steps <= 0:
             raise ValueError(f"total_steps must be positive, got {self.total_steps}")
-        if self.updates_per_step < 0:
-            raise ValueError(f"updates_per_step must be >= 0, got {self.updates_per_step}")
+        if not 0 <= self.updates_per_step < math.inf:
+            raise ValueError(f"updates_per_step must be a number >= 0, got {self.updates_per_step}")
         for name in ("update_every_steps", "eval_every_steps", "checkpoint_every_steps", "log_every_steps",
                      "eval_episodes"):
             if getattr(self, name) <= 0:
@@ -100,10 +109,10 @@ class RealtimeConfig:
         ready, at most half a period; see ``robot_rl.realtime.command_lead``). None: send as soon
         as the policy is done (lowest latency, with the jitter of the work before it).
     overrun_policy: ``hold`` (repeat the last safe command that step) or ``stop`` (end the episode).
-    publish_every_updates: the learner publishes weights every this many updates.
-    max_updates_per_step: the learner waits when it is this far ahead of the data (an idle
-        robot must not overfit the buffer). min_updates_per_step: at an episode's end the loop
-        waits (holding) until the learner has done this many updates per step (slow learners).
+    publish_every_updates: the learner publishes weights every this many updates (or when an
+        update round crosses a multiple of it). How many updates it does: ``loop.updates_per_step``.
+    min_updates_per_step: at an episode's end the loop waits (holding) until the learner has done
+        this many updates per step (slow learners); at most ``loop.updates_per_step``.
     learner_failure: ``continue`` with the last weights or ``stop`` safely when the learner dies.
     watchdog_periods: with no command for this many periods the watchdog holds the position,
         and after ``watchdog_torque_off_s`` more it turns torque off (null, the default: the
@@ -121,7 +130,6 @@ class RealtimeConfig:
     command_lead_s: float | Literal["auto"] | None = "auto"
     overrun_policy: Literal["hold", "stop"] = "hold"
     publish_every_updates: int = 50
-    max_updates_per_step: float = 4.0
     min_updates_per_step: float = 0.0
     learner_failure: Literal["continue", "stop"] = "stop"
     watchdog_periods: int | None = None
@@ -138,7 +146,7 @@ class RealtimeConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0 or null, got {value}")
-        for name in ("overrun_tolerance_s", "max_updates_per_step", "watchdog_torque_off_s"):
+        for name in ("overrun_tolerance_s", "watchdog_torque_off_s"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("publish_every_updates", "watchdog_periods", "ring_capacity"):
@@ -232,6 +240,12 @@ class TrainConfig:
     fleet: FleetConfig = field(default_factory=FleetConfig)
     name: str = "run"
 
+    def __post_init__(self) -> None:
+        if self.loop.mode == "async" and self.realtime.min_updates_per_step > self.loop.updates_per_step:
+            raise ValueError(f"realtime.min_updates_per_step ({self.realtime.min_updates_per_step}) is above "
+                             f"loop.updates_per_step ({self.loop.updates_per_step}): the loop would wait at every "
+                             f"episode's end for updates the learner never does")
+
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 
@@ -262,17 +276,34 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> 
     return data
 
 
+# Keys a config may no longer set, each with what took its place: an error that names the
+# replacement, where the unknown-key error would suggest the nearest spelling (for
+# realtime.max_updates_per_step that is min_updates_per_step, the opposite limit).
+REMOVED_KEYS = {
+    ("realtime", "max_updates_per_step"): "loop.updates_per_step (the update-to-data ratio paces the asynchronous "
+                                          "learner too, and it never goes beyond it; docs/realtime.md)",
+}
+
+
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Load and check a training config (``check_sections``); raises ``ConfigError`` naming the
     file and the dotted key of the first problem."""
     path = Path(path)
     data = apply_overrides(load_yaml(path), overrides or [], str(path))
     source = f"{path}" + (f" (with --set {' '.join(overrides)})" if overrides else "")
-    return check_sections(build(TrainConfig, data, source), source)
+    return train_config_from_dict(data, source)
 
 
 def train_config_from_dict(data: dict[str, Any], source: str = "<dict>") -> TrainConfig:
+    check_removed_keys(data, source)
     return check_sections(build(TrainConfig, data, source), source)
+
+
+def check_removed_keys(data: dict[str, Any], source: str) -> None:
+    """Raise ``ConfigError`` for a key of ``REMOVED_KEYS``, naming what replaces it."""
+    for (section, key), replacement in REMOVED_KEYS.items():
+        if isinstance(data.get(section), dict) and key in data[section]:
+            raise ConfigError(f"{source}: key '{section}.{key}' was removed; set {replacement}")
 
 
 def check_sections(config: TrainConfig, source: str) -> TrainConfig:
@@ -292,8 +323,10 @@ def check_sections(config: TrainConfig, source: str) -> TrainConfig:
 
 def check_env(env: EnvConfig, source: str) -> None:
     """Raise ``ConfigError`` for an env id Gymnasium does not know (naming the closest one) or,
-    for the project's envs, an option they do not take."""
+    for the project's envs, an option neither they nor ``gymnasium.make`` itself (such as
+    ``max_episode_steps``) take."""
     import difflib
+    import inspect
 
     import gymnasium as gym
 
@@ -307,9 +340,12 @@ def check_env(env: EnvConfig, source: str) -> None:
         raise ConfigError(f"{source}: env.id {env.id!r} is not a registered Gymnasium id{hint}")
     if not env.id.startswith("robot_rl/"):
         return
+    make_options = [name for name, p in inspect.signature(gym.make).parameters.items()
+                    if name != "id" and p.kind is p.POSITIONAL_OR_KEYWORD]
+    known = (*ENV_OPTIONS, *make_options)
     for section in ("options", "eval_options"):
         for key in getattr(env, section):
-            if key not in ENV_OPTIONS:
-                close = difflib.get_close_matches(key, ENV_OPTIONS, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(ENV_OPTIONS)}"
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(known)}"
                 raise ConfigError(f"{source}: unknown key 'env.{section}.{key}'; {hint}")

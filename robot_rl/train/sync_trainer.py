@@ -1,7 +1,8 @@
 """Synchronous training: env steps and learner updates in one loop, as fast as possible.
 
 The loop: act (uniform random for ``start_steps``, then the stochastic policy), step the env,
-store the transition, update the learner ``updates_per_step`` times, and periodically log,
+store the transition, update the learner ``updates_per_step`` times (a fraction is carried over:
+0.5 updates every second step), and periodically log,
 evaluate and checkpoint. Ctrl-C (or any exception) writes a final checkpoint and flushes the
 replay before the error propagates, so ``--resume`` continues where it stopped.
 """
@@ -30,8 +31,9 @@ from robot_rl.train.evaluate import Evaluation, evaluate
 from robot_rl.train.learners import make_learner
 from robot_rl.train.metrics import MetricsWriter, read_metrics
 from robot_rl.train.policy_metadata import policy_metadata
-from robot_rl.train.replay_batch import sample_batch
+from robot_rl.train.replay_batch import hindsight_relabeler, sample_batch
 from robot_rl.train.run_dir import RunDir
+from robot_rl.train.update_ratio import updates_due
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +96,16 @@ class SyncTrainer:
         # On resume the buffer is built empty and then restored from the run's segments.
         self.replay = ReplayBuffer(replay_config, self.obs_dim, self.action_dim, rng=loop.seed,
                                    run_dir=None if resume else run.root)
+        self.relabel = hindsight_relabeler(config, replay_config)
         self.env.action_space.seed(loop.seed)
         self.step = 0
         self.episodes = 0
         self.restored_transitions = 0
         self.lost_transitions = 0
         self.kept_after_checkpoint = 0
+        # The ratio's bookkeeping, per session: steps that earned updates, and the updates done.
+        self.earning_steps = 0
+        self.session_updates = 0
         self.last_evaluation: Evaluation | None = None
         self.best_saved: dict[str, Any] | None = None  # the evaluation behind checkpoints/best.pt
         if resume:
@@ -192,11 +198,7 @@ class SyncTrainer:
                     obs, _ = self.env.reset(seed=loop.seed + self.episodes)
                     episode_return = 0.0
                 if len(self.replay) >= loop.update_after and self.step % loop.update_every_steps == 0:
-                    n_updates = loop.updates_per_step * loop.update_every_steps
-                    if n_updates == 1:
-                        last_metrics = self.learner.update(self._batch())
-                    elif n_updates:
-                        last_metrics = self.learner.update_many([self._batch() for _ in range(n_updates)])
+                    last_metrics = self._update() or last_metrics
                 evaluation = None
                 if self.step % loop.eval_every_steps == 0 or self.step == loop.total_steps:
                     evaluation = self.last_evaluation = self._evaluate()
@@ -228,13 +230,26 @@ class SyncTrainer:
             self.metrics.flush()
         return self._summary(time.monotonic() - started, interrupted)
 
+    def _update(self) -> dict[str, float]:
+        """The updates this update time earned (``update_every_steps x updates_per_step``, whole;
+        a fraction waits for the next time); their metrics, or {} when there were none."""
+        loop = self.config.loop
+        self.earning_steps += loop.update_every_steps
+        n_updates = updates_due(loop.updates_per_step, self.earning_steps, self.session_updates)
+        self.session_updates += n_updates
+        if n_updates == 1:
+            return self.learner.update(self._batch())
+        if n_updates:
+            return self.learner.update_many([self._batch() for _ in range(n_updates)])
+        return {}
+
     def _act(self, obs: np.ndarray) -> np.ndarray:
         if self.step < self.config.loop.start_steps:
             return self.env.action_space.sample()
         return self.learner.act(obs, deterministic=False)
 
     def _batch(self) -> Batch:
-        return sample_batch(self.replay, self.learner.config.batch_size, self.learner.device)
+        return sample_batch(self.replay, self.learner.config.batch_size, self.learner.device, self.relabel)
 
     def _evaluate(self) -> Evaluation:
         evaluation = evaluate(self.eval_env, lambda o: self.learner.act(o, deterministic=True),

@@ -14,11 +14,13 @@ from typing import Any
 import gymnasium as gym
 
 from drivers.config import build
+from drivers.robot import RobotSpec
 from drivers.robot_config import load_robot_config
 from robot_side.envs.robot_env import RobotEnv, checked_rate
 from robot_side.errors import EnvOptionError
 from robot_side.robots import make_robot, robot_config_path
 from robot_side.safety.workspace_guard import WorkspaceGuard
+from robot_side.tasks.task import Task
 
 EPISODE_STEPS = {"SO101Reach": 50, "DClawTurn": 80}
 ENV_OPTIONS = ("robot", "backend", "port", "sim", "task", "render_mode", "control_rate_hz", "seed", "read_only")
@@ -29,22 +31,42 @@ def make_env(task_name: str, *, task_defaults: dict[str, Any] | None = None, **o
     """Entry point behind every registered id. Raises ``EnvOptionError`` for an unknown option
     (naming the closest known one) or a control rate outside the robot's bounds, and the
     config loaders' errors (naming the key) for a bad robot, backend, ``sim`` or ``task`` value."""
-    from robot_side.tasks.registry import task_class
-
     check_options(options)
-    cls, config_cls = task_class(task_name)
     robot_config = load_robot_config(robot_config_path(options["robot"]), backend=options.get("backend"),
                                      port=options.get("port"))
     read_only = options.get("read_only", False)
     if not isinstance(read_only, bool):
         raise EnvOptionError(f"read_only must be true or false, got {read_only!r}")
+    task = _task(task_name, robot_config.spec, task_defaults, options)
     bot = make_robot(robot_config, sim=options.get("sim"), seed=options.get("seed"), read_only=read_only)
     checked_rate(bot, options.get("control_rate_hz"))  # before anything is opened
-    task_config = build(config_cls, {**(task_defaults or {}), **(options.get("task") or {})},
-                        f"{task_name} task options")
-    return RobotEnv(bot, cls(bot.spec, task_config), control_rate_hz=options.get("control_rate_hz"),
+    return RobotEnv(bot, task, control_rate_hz=options.get("control_rate_hz"),
                     render_mode=options.get("render_mode"), workspace=WorkspaceGuard.from_config(robot_config),
                     safety=robot_config.safety)
+
+
+def make_task(env_id: str, options: dict[str, Any] | None = None) -> tuple[Task, int]:
+    """The task of a registered robot env and its episode length, without the robot (no port
+    is opened, no simulation built): what a learner needs to relabel goals."""
+    register_envs()
+    spec = gym.spec(env_id)
+    if spec.entry_point is not make_env:
+        raise EnvOptionError(f"{env_id} is not a robot env of this project")
+    options = {**spec.kwargs, **(options or {})}
+    task_name, task_defaults = options.pop("task_name"), options.pop("task_defaults", None)
+    check_options(options)
+    robot_config = load_robot_config(robot_config_path(options["robot"]), backend=options.get("backend"),
+                                     port=options.get("port"))
+    return _task(task_name, robot_config.spec, task_defaults, options), int(spec.max_episode_steps)
+
+
+def _task(task_name: str, robot: RobotSpec, task_defaults: dict[str, Any] | None, options: dict[str, Any]) -> Task:
+    from robot_side.tasks.registry import task_class
+
+    cls, config_cls = task_class(task_name)
+    task_config = build(config_cls, {**(task_defaults or {}), **(options.get("task") or {})},
+                        f"{task_name} task options")
+    return cls(robot, task_config)
 
 
 def check_options(options: dict[str, Any]) -> None:

@@ -43,3 +43,31 @@ def test_observation_and_reward_follow_the_twins_gripper_site() -> None:
                 assert abs(reward - expected) < 1e-8
     finally:
         env.close()
+
+
+def test_cartesian_actions_move_the_commanded_gripper_point() -> None:
+    """A Cartesian action (x, y, z) moves the commanded gripper point that far in that direction
+    (within the damping's small shortfall), changes no joint by more than max_delta_rad, and
+    the observation's last terms are the vector from the commanded point to the target."""
+    env = gym.make("robot_rl/SO101Reach-v0", task={"action_mode": "cartesian"})
+    task = env.unwrapped.task
+    step_m, max_delta = task.config.max_step_m, task.config.max_delta_rad
+    rng = np.random.default_rng(0)
+    assert env.action_space.shape == (3,)
+    assert task.observation_names[-3:] == ("command_to_target_x", "command_to_target_y", "command_to_target_z")
+    try:
+        observation, _ = env.reset(seed=0)
+        command = env.unwrapped._last_command.copy()
+        moved = []
+        for _ in range(30):
+            action = rng.uniform(-0.5, 0.5, 3)
+            observation, *_ = env.step(action)
+            new_command = env.unwrapped._last_command.copy()
+            assert np.abs(new_command - command).max() <= max_delta + 1e-12
+            before, after = task.chain.site_position(command), task.chain.site_position(new_command)
+            moved.append(np.linalg.norm(after - before - action * step_m) / np.linalg.norm(action * step_m))
+            np.testing.assert_allclose(observation[-3:], task.target - after, rtol=0, atol=1e-6)
+            command = new_command
+        assert np.median(moved) < 0.05  # the move is what was asked, to a few per cent
+    finally:
+        env.close()
