@@ -48,7 +48,8 @@ def hindsight_relabeler(config: TrainConfig, replay_config: ReplayConfig) -> Hin
     except EnvOptionError as error:
         raise ValueError(f"{key}: {error}") from None
     if not (hasattr(task, "relabel") and hasattr(task, "achieved_goals")):
-        raise ValueError(f"{key}: the task of {config.env.id} has no goals to relabel (goal tasks: SO-101 reach)")
+        raise ValueError(f"{key}: the task of {config.env.id} has no goals to relabel "
+                         "(goal tasks: SO-101 reach, D'Claw turn)")
     if replay_config.n_step != 1:
         raise ValueError(f"{key} needs replay.n_step 1, got {replay_config.n_step}")
     return HindsightRelabeler(task, fraction, int(horizon or episode_steps), seed=config.loop.seed + 1)

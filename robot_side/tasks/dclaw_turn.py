@@ -4,11 +4,14 @@ Observation: the nine joint positions, cos and sin of the valve angle, the last 
 the wrapped angle error. Actions are absolute joint targets spanning each joint's range.
 Reward: minus 5 x |angle error|, minus a cost on moving away from the claw's rest pose,
 plus bonuses under 0.25 rad and under 0.1 rad. Success: error under 0.1 rad at the last step.
+
+A goal task for hindsight relabelling (robot_rl.replay.hindsight): the goal is the valve angle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -77,6 +80,42 @@ class DClawTurn(Task):
     def evaluate(self, state: JointState, action: np.ndarray) -> Outcome:
         error = abs(self.error(state))
         pose = float(np.linalg.norm(state.position_rad - self.rest))
-        reward = (-5.0 * error - self.config.pose_cost * pose + self.config.bonus_near * (error < 0.25)
-                  + self.config.bonus_success * (error < SUCCESS_RAD))
-        return Outcome(reward, False, error < SUCCESS_RAD, {"angle_error_rad": error})
+        return Outcome(self._reward(error, pose), False, error < SUCCESS_RAD, {"angle_error_rad": error})
+
+    def _reward(self, error: Any, pose: Any) -> Any:
+        """The reward for absolute angle errors ``error`` (rad) and distances ``pose`` from the
+        rest pose (rad): floats for ``evaluate``, arrays ``(B,)`` for ``relabel``."""
+        config = self.config
+        return (-5.0 * error - config.pose_cost * pose + config.bonus_near * (error < 0.25)
+                + config.bonus_success * (error < SUCCESS_RAD))
+
+    def _valve_angles(self, obs: np.ndarray) -> np.ndarray:
+        """The valve angles ``(B,)`` (float64, in [-pi, pi]) of observations ``(B, obs_dim)``,
+        from their cos and sin terms: float32 terms give the angle to about 1e-6 rad."""
+        n = self.spec.n_joints
+        return np.arctan2(obs[:, n + 1].astype(np.float64), obs[:, n].astype(np.float64))
+
+    def achieved_goals(self, obs: np.ndarray) -> np.ndarray:
+        """The valve angles ``(B, 1)`` of observations ``(B, obs_dim)``, in [-pi, pi]: the goals
+        they reached (a multi-turn valve's angle modulo a turn, as the error sees it)."""
+        return self._valve_angles(obs)[:, None].astype(obs.dtype)
+
+    def relabel(self, obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray, goals: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same transitions ``(B, ...)`` aimed at the valve angles ``goals`` ``(B, 1)`` instead
+        of their targets: the observations' angle error rewritten to wrap(goal - valve angle) and
+        the reward of ``evaluate`` recomputed from the next observation's valve angle and joint
+        positions (float32). Valid on any target config, fixed included (the policy sees the goal
+        only through the error term); it teaches something only where targets vary, as in
+        DClawTurnRandom-v0: with one fixed target, the relabelled goals are ones never asked for."""
+        goal = np.asarray(goals, dtype=np.float64)[:, 0]
+        relabelled, errors = [], []
+        for o in (obs, next_obs):
+            errors.append(wrap_angle(goal - self._valve_angles(o)))
+            o = o.copy()
+            o[:, -1] = errors[-1]  # angle_error, the last term
+            relabelled.append(o)
+        n = self.spec.n_joints
+        pose = np.linalg.norm(next_obs[:, :n].astype(np.float64) - self.rest, axis=1)
+        reward = self._reward(np.abs(errors[1]), pose)
+        return relabelled[0], relabelled[1], reward.astype(np.float32)

@@ -51,7 +51,7 @@ class ReachConfig:
     initial_noise_rad: float = 0.05
     action_joints: tuple[str, ...] = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex")
     distance_weight: float = 10.0
-    action_mode: Literal["delta", "absolute", "cartesian"] = "delta"
+    action_mode: Literal["delta", "absolute", "cartesian"] = "cartesian"
     max_step_m: float = 0.015
     precision_bonus: float = 0.0
     precision_scale_m: float = 0.02

@@ -93,5 +93,6 @@ def test_compatibility_check_names_both_values() -> None:
     with pytest.raises(PolicyMismatchError) as info:
         check_compatibility(meta, env.unwrapped, "so101")
     text = str(info.value)
-    assert "observation size: policy 5, env 29" in text and "control rate: policy 50 Hz, robot config 20 Hz" in text
+    assert "observation size: policy 5, env 31" in text and "control rate: policy 50 Hz, robot config 20 Hz" in text
+    assert "action size: policy 4, env 3" in text
     env.close()

@@ -88,7 +88,6 @@ def test_the_relabeler_rewrites_its_share_of_a_batch() -> None:
 
 @pytest.mark.parametrize("env, replay, message", [
     ("Pendulum-v1", {}, "not a robot env"),
-    ("robot_rl/DClawTurn-v0", {}, "no goals to relabel"),
     ("robot_rl/SO101Reach-v0", {"n_step": 3}, "n_step 1"),
 ])
 def test_hindsight_where_it_cannot_apply_is_a_config_error(env: str, replay: dict, message: str) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import robot_rl  # noqa: F401
 
 
-def test_extreme_policy_on_the_arm_respects_every_limit() -> None:
-    env = gym.make("robot_rl/SO101Reach-v0")
+@pytest.mark.parametrize("mode", ["delta", "cartesian"])
+def test_extreme_policy_on_the_arm_respects_every_limit(mode: str) -> None:
+    """Joint changes of +-1 at random (delta), or one Cartesian direction of +-1 per axis held for
+    a whole episode (which drives the gripper into the workspace box's walls and floor)."""
+    env = gym.make("robot_rl/SO101Reach-v0", task={"action_mode": mode})
     inner = env.unwrapped
     robot = inner.robot
     spec = robot.spec
@@ -18,8 +22,9 @@ def test_extreme_policy_on_the_arm_respects_every_limit() -> None:
     env.reset(seed=0)
     last = inner._last_command.copy()
     period = inner.period_s
+    direction = rng.choice([-1.0, 1.0], size=env.action_space.shape)
     for step in range(600):
-        action = rng.choice([-1.0, 1.0], size=env.action_space.shape)
+        action = direction if mode == "cartesian" else rng.choice([-1.0, 1.0], size=env.action_space.shape)
         _, _, terminated, truncated, _ = env.step(action)
         sent = inner._last_command
         assert np.all(sent >= spec.position_min_rad - 1e-12) and np.all(sent <= spec.position_max_rad + 1e-12)
@@ -29,5 +34,6 @@ def test_extreme_policy_on_the_arm_respects_every_limit() -> None:
         if terminated or truncated:
             env.reset()
             last = inner._last_command.copy()
+            direction = rng.choice([-1.0, 1.0], size=env.action_space.shape)
     assert inner.robot.workspace.clipped > 0  # the box was really exercised
     env.close()
