@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(BIN)/robot-rl pipeline configs/train/so101_reach_sac.yaml
+	$(BIN)/robot-rl pipeline configs/train/so101_reach_sac.yaml --episodes 50
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

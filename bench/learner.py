@@ -134,12 +134,20 @@ def sb3(algo: str, buffer: RandomBuffer) -> Variant:
     return Variant(f"SB3 {algo}", algo, lambda n: model.train(gradient_steps=n, batch_size=BATCH), setup_s)
 
 
+# The CrossQ recipe's learner settings (configs/learners/crossq.yaml): its update is the
+# joint pass of twice the batch through the critics, the actor every third update.
+CROSSQ = {"target_networks": False, "critic_batch_renorm": True, "adam_beta1": 0.5, "actor_update_interval": 3}
+
 VARIANTS: dict[str, Callable[[RandomBuffer], Variant]] = {
     "sac-eager-fp32": lambda b: ours("SAC eager fp32", "SAC", b, compile=False),
     "sac-compiled-fp32": lambda b: ours("SAC compiled fp32", "SAC", b, compile=True),
     "sac-compiled-bf16": lambda b: ours("SAC compiled bf16", "SAC", b, compile=True, precision="bf16"),
     "sac-compiled-bf16-rounds": lambda b: ours("SAC bf16 rounds", "SAC", b, per_call=2, compile=True,
                                                precision="bf16"),
+    "crossq-eager-fp32": lambda b: ours("CrossQ eager fp32", "SAC", b, compile=False, **CROSSQ),
+    "crossq-compiled-fp32": lambda b: ours("CrossQ compiled fp32", "SAC", b, compile=True, **CROSSQ),
+    "droq-compiled-fp32": lambda b: ours("DroQ compiled fp32", "SAC", b, compile=True, critic_dropout=0.01,
+                                         critic_layer_norm=True),
     "td3-eager-fp32": lambda b: ours("TD3 eager fp32", "TD3", b, compile=False),
     "td3-compiled-fp32": lambda b: ours("TD3 compiled fp32", "TD3", b, compile=True),
     "td3-compiled-bf16": lambda b: ours("TD3 compiled bf16", "TD3", b, compile=True, precision="bf16"),

@@ -20,7 +20,10 @@ import pytest
 
 pytest.importorskip("ray")
 
-FLEET = {"realtime.loop_cpu": "null", "realtime.learner_cpu": "null", "loop.log_every_steps": 20}
+# Two robots interleave their episodes in the replay: hindsight relabelling (on in the main
+# config) is refused for them (see the last test).
+FLEET = {"realtime.loop_cpu": "null", "realtime.learner_cpu": "null", "loop.log_every_steps": 20,
+         "loop.hindsight_fraction": 0}
 
 
 
@@ -116,4 +119,12 @@ def test_a_robot_that_cannot_be_placed_is_a_clear_error(tmp_path: Path, start_ru
     code, _ = run.finish(timeout_s=120)
     assert code == 2, run.stderr
     assert "robot 0 could not be placed in 3 s: it needs" in run.stderr and "so101_arm_7" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_hindsight_with_two_robots_is_refused_before_anything_starts(tmp_path: Path, start_run) -> None:
+    run = start_run(tmp_path / "run", "--backend", "ray", "--actors", "2", loop__hindsight_fraction=0.5)
+    code, _ = run.finish(timeout_s=60)
+    assert code == 2, run.stderr
+    assert "loop.hindsight_fraction" in run.stderr and "2 robots store their episodes interleaved" in run.stderr
     assert "Traceback" not in run.stderr
