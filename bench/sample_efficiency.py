@@ -23,11 +23,12 @@ Prints a table per env, writes bench/results/sample_efficiency.json (every finis
 to its .partial.json at once) with the processor it ran on, and a plot beside it (.png).
 
     python bench/sample_efficiency.py [--envs ID ...] [--recipes sac crossq droq sb3] [--seeds 0 1 2]
-        [--budgets-scale 1.0] [--eval-episodes 50] [--stop-at-success 0.9] [--jobs N]
+        [--budgets-scale 1.0] [--max-steps N] [--eval-episodes 50] [--stop-at-success 0.9] [--jobs N]
         [--json PATH] [--keep EARLIER.json ...] [--quick]
 
 ``--budgets-scale 0.25`` shortens every budget (and, below 1, the recipes' warm-up) for a quick
 look; ``--quick``: one seed, scale 0.05, 5 evaluation episodes, a smoke run of minutes.
+``--max-steps N`` keeps only the budgets up to N steps (the warm-up as the recipe has it).
 ``--stop-at-success X`` ends a run once two budgets in a row reach X. ``--keep`` takes the runs
 an earlier invocation finished (its results or its .partial.json after a crash) and runs only
 the rest. ``--jobs N`` runs N (recipe, env, seed) runs at once, one process and one torch
@@ -256,13 +257,16 @@ def run_job(job: Job) -> dict[str, Any]:
 
 # -- planning, resuming --------------------------------------------------------------------------
 def plan(envs: list[str], recipes: list[str], seeds: list[int], scale: float, episodes: int,
-         stop_at: float | None) -> list[Job]:
-    """Every run to make, each config checked before any starts (``ConfigError`` names the file)."""
+         stop_at: float | None, max_steps: int | None = None) -> list[Job]:
+    """Every run to make, each config checked before any starts (``ConfigError`` names the file).
+    ``max_steps``: drop the (scaled) budgets beyond it."""
     jobs = []
     for env_id in envs:
         base_path, budgets = ENVS[env_id]
         base = load_yaml(base_path)
-        budgets = tuple(scaled_budgets(budgets, scale))
+        budgets = tuple(b for b in scaled_budgets(budgets, scale) if max_steps is None or b <= max_steps)
+        if not budgets:
+            raise BenchError(f"--max-steps {max_steps}: no budget of {env_id} is that small")
         configs = {}
         for recipe in recipes:
             if recipe == PEER:
@@ -388,6 +392,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"recipe files in {RECIPES.relative_to(ROOT)}, and {PEER} (Stable-Baselines3 SAC)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--budgets-scale", type=float, default=1.0, help="multiply every budget (0.25: a quick look)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="keep only the budgets up to this many steps (the recipes' warm-up unchanged)")
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--stop-at-success", type=float, default=None,
                         help="end a run once two budgets in a row reach this success rate")
@@ -423,10 +429,10 @@ def run_all(jobs: list[Job], workers: int, finished: Callable[[dict[str, Any]], 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = {"budgets_scale": args.budgets_scale, "eval_episodes": args.eval_episodes,
-                "stop_at_success": args.stop_at_success}
+                "stop_at_success": args.stop_at_success, "max_steps": args.max_steps}
     try:
         jobs = plan(args.envs, args.recipes, args.seeds, args.budgets_scale, args.eval_episodes,
-                    args.stop_at_success)
+                    args.stop_at_success, args.max_steps)
         rows = kept_rows(args.keep, settings, jobs)
     except (BenchError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
