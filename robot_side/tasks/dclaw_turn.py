@@ -34,6 +34,8 @@ class TurnConfig:
     pose_cost: float = 0.1
     bonus_near: float = 1.0
     bonus_success: float = 5.0
+    precision_bonus: float = 0.0
+    precision_scale_rad: float = 0.1
 
 
 class DClawTurn(Task):
@@ -86,8 +88,11 @@ class DClawTurn(Task):
         """The reward for absolute angle errors ``error`` (rad) and distances ``pose`` from the
         rest pose (rad): floats for ``evaluate``, arrays ``(B,)`` for ``relabel``."""
         config = self.config
-        return (-5.0 * error - config.pose_cost * pose + config.bonus_near * (error < 0.25)
-                + config.bonus_success * (error < SUCCESS_RAD))
+        reward = (-5.0 * error - config.pose_cost * pose + config.bonus_near * (error < 0.25)
+                  + config.bonus_success * (error < SUCCESS_RAD))
+        if config.precision_bonus:
+            reward = reward + config.precision_bonus * (1.0 - np.tanh(error / config.precision_scale_rad))
+        return reward
 
     def _valve_angles(self, obs: np.ndarray) -> np.ndarray:
         """The valve angles ``(B,)`` (float64, in [-pi, pi]) of observations ``(B, obs_dim)``,

@@ -42,8 +42,9 @@ class Episode:
 
 
 def _episode(seed: int, steps: int = 30) -> Episode:
-    """DClawTurnRandom-v0 on its twin under uniformly random actions."""
-    env = gym.make("robot_rl/DClawTurnRandom-v0")
+    """DClawTurnRandom-v0 on its twin under uniformly random actions (with the optional
+    precision bonus on, so that relabelling covers every reward term)."""
+    env = gym.make("robot_rl/DClawTurnRandom-v0", task={"precision_bonus": 2.0})
     inner, task = env.unwrapped, env.unwrapped.task
     rng = np.random.default_rng(seed)
     try:
