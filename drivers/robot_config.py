@@ -119,6 +119,12 @@ class RobotConfig:
     port: device path or pyserial URL, for ``serial``.
     baud: bus baud rate.
     calibration: calibration YAML, relative to this file; none means raw encoder frame.
+    twin_params: the twin's physics (``sim/twin_params.py``: servo gains, damping, armature,
+        friction, effort limits, delay), relative to this file, e.g. what ``robot-rl sysid fit``
+        wrote; none keeps the model's. Used by the twin and by virtual hardware's plant.
+    virtual_plant: physics for virtual hardware's plant only (the same format), relative to
+        this file: a stand-in for a real robot that differs from its twin; none means
+        ``twin_params``.
     control_rate_hz: default control rate.
     max_step_rad: largest change of a joint command per control step.
     return_delay_s: the servos' status return delay (set in their EEPROM).
@@ -140,6 +146,8 @@ class RobotConfig:
     port: str | None = None
     baud: int = 1_000_000
     calibration: str | None = None
+    twin_params: str | None = None
+    virtual_plant: str | None = None
     control_rate_hz: float = 20.0
     max_step_rad: float = 0.25
     return_delay_s: float = 0.0
@@ -207,16 +215,18 @@ class RobotConfig:
 
 def load_robot_config(path: str | Path, **overrides: object) -> RobotConfig:
     """Load ``path``; the ``robot:`` section may be the whole file or its top-level key.
-    ``overrides`` replace fields (e.g. ``port=...``). The calibration path becomes absolute."""
+    ``overrides`` replace fields (e.g. ``port=...``). The paths of the files it names
+    (calibration, twin parameters) become absolute."""
     path = Path(path)
     data = load_yaml(path)
     if set(data) == {"robot"}:
         data = data["robot"]
     data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
     config = build(RobotConfig, data, str(path))
-    if config.calibration is not None:
-        calibration = (path.parent / config.calibration).resolve()
-        config = dataclasses.replace(config, calibration=str(calibration))
+    for key in ("calibration", "twin_params", "virtual_plant"):
+        name = getattr(config, key)
+        if name is not None:
+            config = dataclasses.replace(config, **{key: str((path.parent / name).resolve())})
     if config.backend == "serial" and not config.port:
         raise ConfigError(f"{path}: backend 'serial' needs 'port' (e.g. /dev/ttyUSB0), or pass --port")
     return config

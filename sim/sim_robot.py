@@ -32,6 +32,7 @@ from sim.rendering import SceneRenderer
 from sim.sim_config import TICKS_PER_TURN, SimConfig
 from sim.state_history import StateHistory
 from sim.twin_model import TwinModel
+from sim.twin_params import twin_params_of
 
 RAD_PER_TICK = 2 * math.pi / TICKS_PER_TURN
 _STEP_SLACK = 1e-6  # fraction of a physics step treated as float rounding, not time
@@ -90,7 +91,7 @@ class SimRobot:
     def __init__(self, config: RobotConfig, sim: SimConfig = SimConfig(), seed: int | None = None) -> None:
         self.config = config
         self.sim = sim
-        self.twin = TwinModel(config)
+        self.twin = TwinModel(config, params=twin_params_of(config))
         self.model, self.data = self.twin.model, self.twin.data
         # Views of the live arrays that read() and write() use, taken once: each attribute
         # access on MjData builds a new numpy view (as StateHistory, they rely on ``data`` staying).
@@ -111,7 +112,7 @@ class SimRobot:
         self._pending: deque[tuple[int, np.ndarray]] = deque()
         self._history: StateHistory | None = None
         self._action_delay = 0
-        self._set_latencies(sim.observation_latency_s, sim.action_latency_s)
+        self._set_latencies(sim.observation_latency_s, sim.action_latency_s + self.twin.params.delay_s)
         self._wall_origin_s = time.monotonic()
         start = np.clip(self.data.qpos[self.twin.joint_qpos], self.spec.position_min_rad, self.spec.position_max_rad)
         self._reset_physics(start, np.zeros(len(config.sensors)))
@@ -227,7 +228,7 @@ class SimRobot:
         dr = self.sim.randomization
         self.twin.randomize(dr, rng)
         observation_latency_s = self.sim.observation_latency_s
-        action_latency_s = self.sim.action_latency_s
+        action_latency_s = self.sim.action_latency_s + self.twin.params.delay_s
         if dr.observation_latency_s is not None:
             observation_latency_s = float(rng.uniform(*dr.observation_latency_s))
         if dr.action_latency_s is not None:

@@ -15,7 +15,10 @@ from drivers.robot_config import RobotConfig
 from sim.assets import model_path
 from sim.errors import SimConfigurationError
 from sim.sim_config import DomainRandomization
+from sim.twin_params import TwinParams
 
+FORCE_SENSOR_PREFIX = "sysid_force_"
+"""Name prefix of the actuator-force sensors ``TwinModel(..., force_sensors=True)`` adds."""
 _SCALAR_JOINTS = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
 
 
@@ -27,13 +30,25 @@ class TwinModel:
     ``sensor_qpos`` / ``sensor_dof`` (each passive joint). ``state_qpos`` / ``state_dof`` are
     joints then sensors, the order of a bus's servo list.
 
+    ``params`` overrides the model's physics (:mod:`sim.twin_params`); ``force_sensors`` adds an
+    actuator-force sensor per actuator (``FORCE_SENSOR_PREFIX`` + its name) for system
+    identification.
+
     Raises :class:`SimConfigurationError` when a configured joint is missing from the model,
     is not a hinge or slide, or is not driven by exactly one position actuator.
     """
 
-    def __init__(self, config: RobotConfig, model_file: str | Path | None = None) -> None:
+    def __init__(self, config: RobotConfig, model_file: str | Path | None = None,
+                 params: TwinParams | None = None, force_sensors: bool = False) -> None:
         self.path = Path(model_file) if model_file is not None else model_path(config.name)
-        self.model = mujoco.MjModel.from_xml_path(str(self.path))
+        if force_sensors:  # system identification reads each actuator's force from sensordata
+            spec = mujoco.MjSpec.from_file(str(self.path))
+            for actuator in spec.actuators:
+                spec.add_sensor(name=FORCE_SENSOR_PREFIX + actuator.name, type=mujoco.mjtSensor.mjSENS_ACTUATORFRC,
+                                objtype=mujoco.mjtObj.mjOBJ_ACTUATOR, objname=actuator.name)
+            self.model = spec.compile()
+        else:
+            self.model = mujoco.MjModel.from_xml_path(str(self.path))
         self.data = mujoco.MjData(self.model)
         self.timestep_s = float(self.model.opt.timestep)
         m = self.model
@@ -47,6 +62,10 @@ class TwinModel:
         self.state_dof = np.concatenate([self.joint_dof, self.sensor_dof])
         self.actuator = np.array([self._actuator_of(name, j) for name, j in zip(config.joint_names, joint_ids)],
                                  dtype=np.intp)
+        self.params = params if params is not None else TwinParams()
+        self.params.check_joints(config.joint_names, str(self.path))
+        set_physics(m, self.params, config.joint_names, self.joint_dof, self.actuator)
+        mujoco.mj_setConst(m, self.data)
         # Nominal values, the reference for every scaling below.
         act = self.actuator
         self._kp = m.actuator_gainprm[act, 0].copy()
@@ -166,3 +185,28 @@ class TwinModel:
         d.ctrl[self.actuator] = goal_rad
         d.time = time_s
         mujoco.mj_forward(m, d)
+
+
+def set_physics(model: mujoco.MjModel, params: TwinParams, joint_names: tuple[str, ...], joint_dof: np.ndarray,
+                actuator: np.ndarray) -> None:
+    """Write ``params``'s servo parameters and link mass scale into ``model`` (the delay and
+    backlash are the stepping code's). Call ``mj_setConst`` after a mass change."""
+    for i, name in enumerate(joint_names):
+        physics = params.joints.get(name)
+        if physics is None:
+            continue
+        dof, act = joint_dof[i], actuator[i]
+        if physics.kp_nm_per_rad is not None:
+            model.actuator_gainprm[act, 0] = physics.kp_nm_per_rad
+            model.actuator_biasprm[act, 1] = -physics.kp_nm_per_rad
+        if physics.damping_nm_s_per_rad is not None:
+            model.dof_damping[dof] = physics.damping_nm_s_per_rad
+        if physics.armature_kg_m2 is not None:
+            model.dof_armature[dof] = physics.armature_kg_m2
+        if physics.frictionloss_nm is not None:
+            model.dof_frictionloss[dof] = physics.frictionloss_nm
+        if physics.effort_limit_nm is not None:
+            model.actuator_forcerange[act] = (-physics.effort_limit_nm, physics.effort_limit_nm)
+    if params.link_mass_scale != 1.0:
+        model.body_mass[1:] *= params.link_mass_scale
+        model.body_inertia[1:] *= params.link_mass_scale

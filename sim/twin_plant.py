@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 
 import mujoco
 import numpy as np
@@ -37,6 +38,7 @@ from drivers.robot_config import RobotConfig
 from sim.errors import SimConfigurationError
 from sim.sim_config import TICKS_PER_TURN
 from sim.twin_model import TwinModel
+from sim.twin_params import twin_params_of
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,14 @@ class TwinPlant:
     def __init__(self, config: RobotConfig, calibration: Calibration | None = None, *,
                  max_gap_s: float = DEFAULT_MAX_GAP_S) -> None:
         self.config = config
-        self.twin = TwinModel(config)
+        self.twin = TwinModel(config, params=twin_params_of(config, plant=True))
         self.model, self.data = self.twin.model, self.twin.data
+        params = self.twin.params
+        self._delay_steps = int(round(params.delay_s / self.twin.timestep_s))
+        self._queue: deque[list] = deque()
+        self._last_goal: np.ndarray | None = None
+        self._backlash = (np.array([params.backlash_rad.get(n, 0.0) for n in config.joint_names])
+                          if params.backlash_rad else None)
         self.timestep_s = self.twin.timestep_s
         n_joints, n_sensors = len(config.joints), len(config.sensors)
         self.n_joints, self.n_servos = n_joints, n_joints + n_sensors
@@ -113,23 +121,33 @@ class TwinPlant:
     # -- Plant -------------------------------------------------------------------------------------
     def advance(self, now_s: float, command: PlantCommand) -> PlantState:
         """Step the twin to ``now_s`` (``time.monotonic()``) under ``command``; the first call
-        only sets the clock. Returns encoder-frame states (arrays reused by the next call)."""
+        only sets the clock. A goal acts ``delay_s`` of the plant's physics after it arrives.
+        Returns encoder-frame states (arrays reused by the next call)."""
         self._apply(command)
         if self._origin_s is None:
             self._origin_s = now_s - self._step * self.timestep_s
-        else:
-            target = math.floor((now_s - self._origin_s) / self.timestep_s + _STEP_SLACK)
-            gap = target - self._step
-            if gap > self._max_gap_steps:
-                skipped = gap - self._max_gap_steps
-                self._origin_s += skipped * self.timestep_s
-                self.skipped_s += skipped * self.timestep_s
-                log.warning("twin plant: %.3f s between steps; simulating only %.3f s of it",
-                            gap * self.timestep_s, self._max_gap_steps * self.timestep_s)
-                gap = self._max_gap_steps
-            if gap > 0:
-                mujoco.mj_step(self.model, self.data, gap)
-                self._step += gap
+            self._release(len(self._queue))
+            return self._state()
+        target = math.floor((now_s - self._origin_s) / self.timestep_s + _STEP_SLACK)
+        gap = target - self._step
+        if gap > self._max_gap_steps:
+            skipped = gap - self._max_gap_steps
+            self._origin_s += skipped * self.timestep_s
+            self.skipped_s += skipped * self.timestep_s
+            log.warning("twin plant: %.3f s between steps; simulating only %.3f s of it",
+                        gap * self.timestep_s, self._max_gap_steps * self.timestep_s)
+            target -= skipped
+            for item in self._queue:
+                item[0] = max(self._step, item[0] - skipped)
+        while self._queue and self._queue[0][0] <= target:
+            due = self._queue[0][0]
+            if due > self._step:
+                mujoco.mj_step(self.model, self.data, due - self._step)
+                self._step = due
+            self._release(1)
+        if target > self._step:
+            mujoco.mj_step(self.model, self.data, target - self._step)
+            self._step = target
         return self._state()
 
     # -- extras --------------------------------------------------------------------------------------
@@ -144,6 +162,9 @@ class TwinPlant:
         if sensors.shape != (n_sensors,):
             raise ValueError(f"sensor_position_rad has shape {sensors.shape}, expected ({n_sensors},)")
         self.twin.set_state(joints, sensors, joints, self._step * self.timestep_s)
+        self._queue.clear()
+        self._last_goal = None
+        self._gear_goal = joints.copy()
 
     @property
     def position_rad(self) -> np.ndarray:
@@ -172,7 +193,20 @@ class TwinPlant:
         if self._effort_limit is None or not np.array_equal(effort, self._effort_limit):
             self._effort_limit = effort.copy()
             self.twin.set_force_limit_scale(self._effort_limit)
-        self.data.ctrl[self.twin.actuator] = self.encoder_to_joint(command.goal_position_rad[:n])
+        goal = self.encoder_to_joint(command.goal_position_rad[:n])
+        if self._last_goal is None or not np.array_equal(goal, self._last_goal):
+            self._last_goal = goal.copy()
+            self._queue.append([self._step + self._delay_steps, self._last_goal])
+
+    def _release(self, count: int) -> None:
+        """Make the first ``count`` queued goals act, in order (through the backlash)."""
+        for _ in range(count):
+            goal = self._queue.popleft()[1]
+            if self._backlash is not None:
+                half = self._backlash / 2
+                np.clip(self._gear_goal, goal - half, goal + half, out=self._gear_goal)
+                goal = self._gear_goal
+            self.data.ctrl[self.twin.actuator] = goal
 
     def _state(self) -> PlantState:
         d, twin, n = self.data, self.twin, self.n_joints

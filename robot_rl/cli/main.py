@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "robot_rl.cli.deploy",
     "robot_rl.cli.pipeline",
     "robot_rl.cli.timing",
+    "robot_rl.cli.sysid",
 )
 
 
