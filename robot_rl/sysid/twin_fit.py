@@ -16,15 +16,16 @@ delay in 10 ms units), so one step size suits them all.
 
 Why the torques: joint angles alone cannot tell a servo from one with every torque and every
 inertia scaled by the same factor (both move the same), so without them only ratios are
-found. The torque read back (motor current times the servo's torque constant, the datasheet's
-stall torque over stall current, ``drivers.emulator.servo_model``) pins the scale; absolute
-values are then as right as that constant. ``use_effort=False`` fits angles only, with the
+found. The torque read back pins the scale: the motor current less the electronics' idle
+current, times the torque constant (the datasheet's stall torque over stall current; both in
+``drivers.emulator.servo_model``). Absolute values are then as right as that constant. ``use_effort=False`` fits angles only, with the
 link masses held (the arm's weight then sets the scale of the joints it loads).
 
-After the fit, the held-out windows score the start and the fitted twin (RMS per joint), and
-``mujoco.sysid.calculate_intervals`` gives each parameter's 95 % confidence half-width from
-the Jacobian: a parameter whose interval is wider than ``identified_within`` is reported as
-not identified by this log (a joint's effort limit, say, when no step saturated it).
+After the fit, ``mujoco.sysid.calculate_intervals`` gives each parameter's 95 % confidence
+half-width from the Jacobian: a parameter whose interval is wider than ``identified_within``
+is reported as not identified by this log (a joint's effort limit, say, when no step
+saturated it) and keeps its start value. The held-out windows then score the start and the
+fitted twin (RMS joint error per joint).
 """
 
 from __future__ import annotations
@@ -218,8 +219,9 @@ def fit_twin(config: RobotConfig, log: SysidLog, settings: FitSettings = FitSett
     mapping = ParameterMap(start, [config.joint_names[j] for j in excited], settings)
     replay = LogRollout(twin, log, fit_windows, threads=settings.threads)
     measured = [log.position_rad[w.rows] for w in fit_windows]
-    torque_constant = np.array([params_for(j.model).torque_constant_nm_per_a for j in config.joints])
-    measured_torque = [log.effort[w.rows] * torque_constant for w in fit_windows]
+    # The twin reports current without the electronics' idle draw; servos (and virtual hardware) with it.
+    idle = log.meta.get("backend") != "sim"
+    measured_torque = [effort_to_torque(log.effort[w.rows], config, idle) for w in fit_windows]
     say(f"fitting {len(mapping.names)} parameters to {sum(len(w.rows) for w in fit_windows)} readings "
         f"({len(fit_windows)} windows, {replay.max_steps * replay.timestep_s:.1f} s each at most); "
         f"{len(held_out)} windows held out")
@@ -269,6 +271,11 @@ def fit_twin(config: RobotConfig, log: SysidLog, settings: FitSettings = FitSett
     interval_si = np.where([n == "delay_s" for n in mapping.names], interval * DELAY_UNIT_S, interval)
     identified = np.array([i <= (0.005 if n == "delay_s" else math.log1p(settings.identified_within))
                            for n, i in zip(mapping.names, interval_si)])
+    # What the log cannot pin down goes back to its start: the optimiser's value there is
+    # arbitrary (it drifts along directions the errors do not see).
+    x = np.where(identified, x, mapping.x0())
+    if "delay_s" in mapping.names and not identified[mapping.names.index("delay_s")]:
+        x[mapping.names.index("delay_s")] = mapping.start_values[mapping.names.index("delay_s")] / DELAY_UNIT_S
     fitted = mapping.params(x)
     scores = _rms(LogRollout(twin, log, held_out, threads=settings.threads), [start, fitted], log, config)
     fit_scores = _rms(replay, [start, fitted], log, config)
@@ -278,6 +285,15 @@ def fit_twin(config: RobotConfig, log: SysidLog, settings: FitSettings = FitSett
                      fit_rms_rad={"start": fit_scores[0]["all"], "fitted": fit_scores[1]["all"]},
                      iterations=iterations, seconds=time.perf_counter() - started,
                      windows=windows)
+
+
+def effort_to_torque(effort_a: np.ndarray, config: RobotConfig, idle: bool = True) -> np.ndarray:
+    """Motor current read back (A, rows x joints) -> the servo's output torque (N.m): the idle
+    current the electronics draw taken off (``idle``), times the torque constant."""
+    params = [params_for(j.model) for j in config.joints]
+    idle_a = np.array([p.idle_current_a if idle else 0.0 for p in params])
+    constant = np.array([p.torque_constant_nm_per_a for p in params])
+    return np.sign(effort_a) * np.maximum(np.abs(effort_a) - idle_a, 0.0) * constant
 
 
 def _rms(replay: LogRollout, param_sets: list[TwinParams], log: SysidLog,
