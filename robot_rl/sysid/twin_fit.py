@@ -42,8 +42,8 @@ import numpy as np
 
 from drivers.emulator.servo_model import params_for
 from drivers.robot_config import RobotConfig
-from robot_side.sysid.log_file import SysidLog
 from robot_rl.sysid.log_rollout import LogRollout, Window, split_windows
+from robot_side.sysid.log_file import SysidLog
 from sim.twin_model import TwinModel
 from sim.twin_params import JOINT_FIELDS, JointPhysics, TwinParams, twin_params_of
 
