@@ -15,7 +15,8 @@ read, measured first on an unperturbed robot; target: within 5 ms), and the held
 joint error of the nominal twin over that of the fitted one (target: at least 5x). Robot
 time and computing time per robot are recorded.
 
-    python bench/sim2real.py [--robots so101 dclaw] [--seeds 0 1 2] [--max-iters 40]
+    python bench/sim2real.py [--robots so101 dclaw] [--seeds 0 1 2] [--max-iters 40] [--keep DIR]
+                             [--transfer [--episodes 50]]
 
 With ``--transfer``, each robot also gets the policy test: the robot's main training config
 (``configs/train/so101_reach_sac.yaml``, ``dclaw_turn_sac.yaml``) trains (a) on the nominal
@@ -223,11 +224,13 @@ def main() -> None:
     parser.add_argument("--transfer", action="store_true", help="also train and run the policies (a), (b), (c)")
     parser.add_argument("--episodes", type=int, default=50, help="episodes per policy and robot (default 50)")
     parser.add_argument("--json", type=Path, default=RESULTS / "sim2real.json")
+    parser.add_argument("--keep", type=Path, help="keep the logs, drawn robots and fitted twins in this folder")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     transfer_rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="sim2real-") as tmp:
-        folder = Path(tmp)
+        folder = Path(tmp) if args.keep is None else args.keep
+        folder.mkdir(parents=True, exist_ok=True)
         for robot in args.robots:
             config = load_robot_config(robot_config_path(robot))
             intrinsic = intrinsic_delay(config, folder)
@@ -236,15 +239,18 @@ def main() -> None:
             for seed in args.seeds:
                 real = draw_real_robot(config, np.random.default_rng(seed))
                 log, robot_s = record(with_plant(config, real, folder, f"{robot}-{seed}"))
+                log.save(folder / f"{robot}-{seed}-log.npz")
                 started = time.perf_counter()
                 prefix = f"{robot} seed {seed}"
                 result = fit_twin(config, log, FitSettings(max_iters=args.max_iters), output=None,
                                   say=lambda s, prefix=prefix: print(f"{prefix}: {s}", file=sys.stderr, flush=True))
                 row = {"robot": robot, "seed": seed, "robot_s": robot_s, "fit_s": time.perf_counter() - started,
-                       "intrinsic_delay_s": intrinsic, **score(result, real, intrinsic),
+                       "intrinsic_delay_s": intrinsic, "period_error_ms_p99": log.meta["period_error_ms_p99"],
+                       "stale_rows": int(log.stale.sum()), **score(result, real, intrinsic),
                        "real": dataclasses.asdict(real)}
                 rows.append(row)
                 reals[seed] = (real, result.fitted)
+                save_twin_params(result.fitted, folder / f"{robot}-{seed}-fitted.yaml")
                 print_table([row])
             if args.transfer:
                 transfer_rows += transfer(robot, config, reals, folder, args.episodes)

@@ -21,7 +21,8 @@ current, times the torque constant (the datasheet's stall torque over stall curr
 ``drivers.emulator.servo_model``). Absolute values are then as right as that constant. ``use_effort=False`` fits angles only, with the
 link masses held (the arm's weight then sets the scale of the joints it loads).
 
-After the fit, ``mujoco.sysid.calculate_intervals`` gives each parameter's 95 % confidence
+The fit starts from the delay that best explains the angles at the start's parameters (a
+grid search, :func:`delay_search`). After the fit, ``mujoco.sysid.calculate_intervals`` gives each parameter's 95 % confidence
 half-width from the Jacobian: a parameter whose interval is wider than ``identified_within``
 is reported as not identified by this log (a joint's effort limit, say, when no step
 saturated it) and keeps its start value. The held-out windows then score the start and the
@@ -64,7 +65,7 @@ class FitSettings:
     max_iters: int = 40
     position_scale_rad: float = 0.01
     use_effort: bool = True
-    effort_scale_nm: float = 0.05
+    effort_scale_rad: float = 0.01
     identified_within: float = 0.15
     threads: int | None = None
 
@@ -222,6 +223,10 @@ def fit_twin(config: RobotConfig, log: SysidLog, settings: FitSettings = FitSett
     # The twin reports current without the electronics' idle draw; servos (and virtual hardware) with it.
     idle = log.meta.get("backend") != "sim"
     measured_torque = [effort_to_torque(log.effort[w.rows], config, idle) for w in fit_windows]
+    # A torque error weighs like the angle error that would cause it at the start's gain: a
+    # stiff servo's torque swings with the smallest timing error of a goal step.
+    torque_scale = settings.effort_scale_rad * np.array(
+        [twin.model.actuator_gainprm[a, 0] for a in twin.actuator])
     say(f"fitting {len(mapping.names)} parameters to {sum(len(w.rows) for w in fit_windows)} readings "
         f"({len(fit_windows)} windows, {replay.max_steps * replay.timestep_s:.1f} s each at most); "
         f"{len(held_out)} windows held out")
@@ -235,19 +240,25 @@ def fit_twin(config: RobotConfig, log: SysidLog, settings: FitSettings = FitSett
             out.append(np.stack([(sim[w][0] - measured[w]).ravel() for sim in sims], axis=1)
                        / settings.position_scale_rad)
             if with_effort:
-                out.append(np.stack([(sim[w][1] - measured_torque[w]).ravel() for sim in sims], axis=1)
-                           / settings.effort_scale_nm)
+                out.append(np.stack([((sim[w][1] - measured_torque[w]) / torque_scale).ravel() for sim in sims],
+                                    axis=1))
         return [r[:, 0] for r in out] if x.ndim == 1 else out
 
-    # Stage 1, angles only, masses held: smooth in the delay (a torque read jumps when a goal
-    # change crosses the read time), so the delay and every ratio settle. Stage 2 adds the
-    # torques, which fix the scale the angles cannot see.
+    # Stage 1, angles only, masses held: smooth in the delay, so the delay and every ratio
+    # settle. Stage 2 adds the torques, which fix the scale the angles cannot see; the delay
+    # stays (a torque read just after a goal change jumps as the change crosses the read
+    # time, which would pull the delay to wherever the transients happen to line up).
     x = mapping.x0()
     low, high = mapping.bounds()
+    if settings.fit_delay:
+        x[mapping.names.index("delay_s")] = delay_search(replay, start, measured, settings) / DELAY_UNIT_S
+        say(f"delay search: {x[mapping.names.index('delay_s')] * DELAY_UNIT_S * 1e3:.0f} ms explains the angles "
+            f"best at the start's servo parameters")
     stages = [(False, np.array([n != "link_mass_scale" for n in mapping.names]))]
     if settings.use_effort:
-        stages.append((True, np.ones(len(mapping.names), dtype=bool)))
-    iterations, result = 0, None
+        stages.append((True, np.array([n != "delay_s" for n in mapping.names])))
+    iterations = 0
+    interval = np.full(len(mapping.names), np.inf)  # 95 % half-width, from the last stage fitting each
     for number, (with_effort, free) in enumerate(stages, 1):
         say(f"stage {number} of {len(stages)}: joint angles{' and torques' if with_effort else ''}, "
             f"{int(free.sum())} parameters")
@@ -265,9 +276,7 @@ def fit_twin(config: RobotConfig, log: SysidLog, settings: FitSettings = FitSett
                                          output=output if output is not None else io.StringIO())
         x[free] = optimum.as_vector()
         iterations += len(result.extras.get("objective", []))
-    assert result is not None
-    final = residuals(x, settings.use_effort)
-    _, interval = sysid.calculate_intervals(final, result.jac)
+        interval[free] = sysid.calculate_intervals(residuals(x, with_effort), result.jac)[1]
     interval_si = np.where([n == "delay_s" for n in mapping.names], interval * DELAY_UNIT_S, interval)
     identified = np.array([i <= (0.005 if n == "delay_s" else math.log1p(settings.identified_within))
                            for n, i in zip(mapping.names, interval_si)])
@@ -285,6 +294,19 @@ def fit_twin(config: RobotConfig, log: SysidLog, settings: FitSettings = FitSett
                      fit_rms_rad={"start": fit_scores[0]["all"], "fitted": fit_scores[1]["all"]},
                      iterations=iterations, seconds=time.perf_counter() - started,
                      windows=windows)
+
+
+def delay_search(replay: LogRollout, start: TwinParams, measured: list[np.ndarray], settings: FitSettings,
+                 step_s: float = 0.004) -> float:
+    """The delay (a grid of ``step_s`` from 0 to ``max_delay_s``) whose replay at the start's
+    servo parameters is closest to the angles read: where the least-squares fit begins. From
+    a small delay it can settle in a wrong valley, the servo's inertia and damping standing in
+    for the missing lag."""
+    grid = np.arange(0.0, settings.max_delay_s + 1e-9, step_s)
+    sims = replay.simulate([replace(start, delay_s=float(d)) for d in grid])
+    cost = [sum(float(np.sum((sim[w][0] - measured[w]) ** 2)) for w in range(len(measured))) for sim in sims]
+    best = float(grid[int(np.argmin(cost))])
+    return min(max(best, 0.001), settings.max_delay_s - 0.001)  # off the bounds
 
 
 def effort_to_torque(effort_a: np.ndarray, config: RobotConfig, idle: bool = True) -> np.ndarray:
