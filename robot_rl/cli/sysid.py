@@ -11,6 +11,7 @@ plot. docs/sim2real.md walks through both on a real arm.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import sys
@@ -78,7 +79,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     backend = args.backend or ("serial" if config.port else config.backend)
     if backend == "serial" and not config.port:
         raise CommandError(f"{config_path}: no port for the real robot; pass --port /dev/ttyUSB0 (or --backend virtual)")
-    config = load_robot_config(config_path, port=args.port, backend=backend)
+    config = dataclasses.replace(config, backend=backend)
     spec = config.spec
     if not spec.control_rate_min_hz <= args.rate_hz <= spec.control_rate_max_hz:
         raise CommandError(f"--rate-hz {args.rate_hz:g} is outside robot {spec.name}'s range "
@@ -108,14 +109,14 @@ def cmd_record(args: argparse.Namespace) -> int:
     if not args.json:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(plan.segment), unit="period", file=sys.stderr, leave=False)
+        bar = tqdm(unit="period", file=sys.stderr, leave=False)
     stop = StopSignals(on_signal=None)
     error: BaseException | None = None
     try:
         with stop:
             with robot:
                 recorder.run(should_stop=lambda: stop.name if stop.requested else None,
-                             on_progress=(lambda k, n: (setattr(bar, "total", n), bar.update(1))) if bar else None)
+                             on_progress=_progress(bar) if bar is not None else None)
     except StopNow:
         recorder.meta["stopped_by"] = stop.name
     except BaseException as exc:  # the rows so far are saved below, then the error goes on
@@ -140,6 +141,14 @@ def cmd_record(args: argparse.Namespace) -> int:
             f") in {path}; period error p99 {summary['period_error_ms_p99'] or 0:.2f} ms; torque off")
         say(f"next: robot-rl sysid fit {path} --robot {args.robot}")
     return stop.exit_code or 0
+
+
+def _progress(bar):
+    """``on_progress(k, n)`` for a tqdm bar: ``n`` (the plan plus the move to its start) is known once it runs."""
+    def update(k: int, n: int) -> None:
+        bar.total = n
+        bar.update(k - bar.n)
+    return update
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
