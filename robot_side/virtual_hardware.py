@@ -10,26 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
-import yaml
 
 from drivers.bus_robot import BusRobot
-from drivers.config import to_dict
 from drivers.errors import TransportError
 from drivers.robot import JointState, RobotSpec
 from drivers.robot_config import RobotConfig
+from robot_side.virtual_bus_process import VirtualBusProcess
 
 log = logging.getLogger(__name__)
-START_TIMEOUT_S = 60.0
 
 
 class VirtualHardware:
@@ -44,29 +36,15 @@ class VirtualHardware:
         self.config = dataclasses.replace(config, backend="serial", port="(virtual)")
         self.plant = plant
         self.wire_timing = wire_timing
-        self.process: subprocess.Popen[str] | None = None
+        self.bus_process: VirtualBusProcess | None = None
         self.robot: BusRobot | None = None
-        self._config_file: Path | None = None
         self.spec: RobotSpec = config.spec
 
     def open(self) -> "VirtualHardware":
         if self.robot is not None:
             return self
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            yaml.safe_dump({"robot": to_dict(dataclasses.replace(self.config, port=None, backend="virtual"))}, f)
-            self._config_file = Path(f.name)
-        cmd = [sys.executable, "-m", "robot_rl.cli.main", "virtual-bus", "--robot", str(self._config_file),
-               "--plant", self.plant, "--exit-with", str(os.getpid())] + (["--wire-timing"] if self.wire_timing else [])
-        # A session of its own: the terminal's Ctrl-C or hang-up reaches the program driving the
-        # robot, which then turns torque off through it, as on hardware; it stops with that program.
-        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
-        port = _first_line(self.process, START_TIMEOUT_S)
-        if not port:
-            code = self.process.wait(timeout=10)
-            self._cleanup()
-            raise TransportError(f"the virtual bus for {self.config.name} exited with code {code} before "
-                                 f"printing its port (run `robot-rl virtual-bus --robot ... --plant {self.plant}` "
-                                 f"to see why)")
+        self.bus_process = VirtualBusProcess(self.config, self.plant, wire_timing=self.wire_timing)
+        port = self.bus_process.start()
         log.info("virtual hardware for %s on %s (plant: %s)", self.config.name, port, self.plant)
         try:
             self.robot = BusRobot(dataclasses.replace(self.config, port=port), read_only=self.read_only).open()
@@ -91,17 +69,9 @@ class VirtualHardware:
         self.close()
 
     def _cleanup(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self._config_file is not None:
-            self._config_file.unlink(missing_ok=True)
-            self._config_file = None
+        if self.bus_process is not None:
+            self.bus_process.stop()
+            self.bus_process = None
 
     def _require(self) -> BusRobot:
         if self.robot is None:
@@ -134,15 +104,3 @@ class VirtualHardware:
 
     def sleep_until(self, t_s: float) -> float:
         return self._require().sleep_until(t_s)
-
-
-def _first_line(process: subprocess.Popen[str], timeout_s: float) -> str:
-    import selectors
-
-    if process.stdout is None:
-        return ""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout_s):
-            return ""
-    return process.stdout.readline().strip()

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "robot_rl.cli.pipeline",
     "robot_rl.cli.timing",
     "robot_rl.cli.sysid",
+    "robot_rl.cli.teleop",
 )
 
 

@@ -11,10 +11,17 @@ import math
 import sys
 import threading
 
+from typing import TYPE_CHECKING
+
 from drivers.emulator import FaultConfig, ServoSpec, VirtualBus
 from drivers.emulator.bus import VENDORS
 from robot_rl.cli.errors import CommandError
 from robot_rl.cli.motors import parse_ids
+
+if TYPE_CHECKING:
+    from drivers.calibration import Calibration
+    from drivers.emulator.plant import Plant
+    from drivers.robot_config import RobotConfig
 
 DEFAULT_MODEL = {"dynamixel": "XM430-W350", "feetech": "STS3215"}
 DEFAULT_BAUD = {"dynamixel": 57_600, "feetech": 1_000_000}  # the vendors' factory settings
@@ -27,9 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "port path on the first line of stdout and runs until SIGINT or SIGTERM.")
     p.add_argument("--robot", help="serve the servos of this robot config, by name (so101, dclaw) or YAML path "
                                    "(ids, models, baud, calibration); replaces --protocol/--model/--ids/--baud")
-    p.add_argument("--plant", choices=("servo", "twin"), default="servo",
-                   help="what moves the shafts: a simple servo model, or the robot's MuJoCo twin in real time "
-                        "(needs --robot)")
+    p.add_argument("--plant", choices=("servo", "twin", "hand"), default="servo",
+                   help="what moves the shafts: a simple servo model, the robot's MuJoCo twin in real time, or a "
+                        "hand (a leader arm: torque off, placed at the pose in --hand-file); twin and hand need --robot")
+    p.add_argument("--hand-file", help="for --plant hand: the pose file a scripted operator writes "
+                                       "(drivers.emulator.hand_plant.HandPose)")
     p.add_argument("--protocol", choices=sorted(VENDORS))
     p.add_argument("--model", help="servo model (default: XM430-W350 / STS3215)")
     p.add_argument("--ids", type=parse_ids, default=[1], help="servo ids, e.g. 1-9 or 1,2,5-7 (default 1)")
@@ -59,8 +68,8 @@ def build_bus(args: argparse.Namespace) -> VirtualBus:
     delay_s = None if args.return_delay_us is None else args.return_delay_us * 1e-6
     if args.robot:
         return build_robot_bus(args, faults, delay_s)
-    if args.plant == "twin":
-        raise CommandError("--plant twin needs --robot (the twin is the robot's)")
+    if args.plant in ("twin", "hand"):
+        raise CommandError(f"--plant {args.plant} needs --robot (the {args.plant}'s joints are the robot's)")
     if not args.protocol:
         raise CommandError("give --protocol (or --robot)")
     model = args.model or DEFAULT_MODEL[args.protocol]
@@ -95,6 +104,8 @@ def build_robot_bus(args: argparse.Namespace, faults: FaultConfig, delay_s: floa
         specs.append(ServoSpec(id=part.id, model=part.model, initial_position_rad=actual_rad,
                                return_delay_s=delay_s if delay_s is not None else config.return_delay_s))
     plant = None
+    if args.plant == "hand":
+        plant = _hand_plant(args, config, calibration)
     if args.plant == "twin":
         from sim.twin_plant import TwinPlant
 
@@ -106,6 +117,31 @@ def build_robot_bus(args: argparse.Namespace, faults: FaultConfig, delay_s: floa
             if part.name in calibration.motors:
                 bus.write_register(part.id, "homing_offset", calibration.motors[part.name].homing_offset_ticks)
     return bus
+
+
+def _hand_plant(args: argparse.Namespace, config: "RobotConfig", calibration: "Calibration | None") -> "Plant":
+    """A leader arm's plant: the joints placed where the pose in ``--hand-file`` says."""
+    import numpy as np
+
+    from drivers.emulator.hand_plant import RAD_PER_TICK, HandPlant, HandPose
+
+    if config.sensors:
+        raise CommandError(f"--plant hand: robot {config.name} has sensors; a leader arm is joints only")
+    if not args.hand_file:
+        raise CommandError("--plant hand needs --hand-file (the pose file its operator writes)")
+    try:
+        hand = HandPose(args.hand_file)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    if calibration is not None:
+        direction, offset_ticks = calibration.arrays(config.joint_names)
+    else:
+        direction, offset_ticks = np.ones(len(config.joints)), np.zeros(len(config.joints))
+    sign = np.array([VENDORS[config.protocol].models[j.model].homing_offset_sign for j in config.joints])
+    try:
+        return HandPlant(hand, direction, sign * offset_ticks * RAD_PER_TICK)
+    except ValueError as exc:
+        raise CommandError(f"--hand-file {args.hand_file}: {exc}") from exc
 
 
 def cmd_virtual_bus(args: argparse.Namespace) -> int:

@@ -22,8 +22,10 @@ current, times the torque constant (the datasheet's stall torque over stall curr
 link masses held (the arm's weight then sets the scale of the joints it loads).
 
 The fit starts from the delay that best explains the angles at the start's parameters (a
-grid search, :func:`delay_search`). After the fit, ``mujoco.sysid.calculate_intervals`` gives each parameter's 95 % confidence
-half-width from the Jacobian: a parameter whose interval is wider than ``identified_within``
+grid search, :func:`delay_search`). After the fit, each parameter's 95 % confidence
+half-width comes from the Jacobian, the wider of ``mujoco.sysid.calculate_intervals`` (one
+pooled, independent noise) and :func:`robot_rl.sysid.intervals.sandwich_intervals` (each
+joint's error trace in each window with its own level and autocorrelation): a parameter whose interval is wider than ``identified_within``
 is reported as not identified by this log (a joint's effort limit, say, when no step
 saturated it) and keeps its start value. The held-out windows then score the start and the
 fitted twin (RMS joint error per joint).
@@ -43,6 +45,7 @@ import numpy as np
 
 from drivers.emulator.servo_model import params_for
 from drivers.robot_config import RobotConfig
+from robot_rl.sysid.intervals import sandwich_intervals
 from robot_rl.sysid.log_rollout import LogRollout, Window, split_windows
 from robot_side.sysid.log_file import SysidLog
 from sim.twin_model import TwinModel
@@ -276,7 +279,12 @@ def fit_twin(config: RobotConfig, log: SysidLog, settings: FitSettings = FitSett
                                          output=output if output is not None else io.StringIO())
         x[free] = optimum.as_vector()
         iterations += len(result.extras.get("objective", []))
-        interval[free] = sysid.calculate_intervals(residuals(x, with_effort), result.jac)[1]
+        at_optimum = residuals(x, with_effort)
+        # The pooled interval assumes equal, independent errors; the sandwich gives each joint's
+        # error trace in each window its own level and correlation. The wider of the two counts.
+        blocks = [r.reshape(-1, len(config.joint_names)) for r in at_optimum]
+        interval[free] = np.maximum(sysid.calculate_intervals(at_optimum, result.jac)[1],
+                                    sandwich_intervals(blocks, result.jac))
     interval_si = np.where([n == "delay_s" for n in mapping.names], interval * DELAY_UNIT_S, interval)
     identified = np.array([i <= (0.005 if n == "delay_s" else math.log1p(settings.identified_within))
                            for n, i in zip(mapping.names, interval_si)])

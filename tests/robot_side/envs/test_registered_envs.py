@@ -70,4 +70,4 @@ def test_virtual_hardware_backend_runs_the_real_drivers() -> None:
         assert robot.robot.bus.stats.get("failed", 0) == 0
     finally:
         env.close()
-    assert robot.process is None  # the emulator process was stopped
+    assert robot.bus_process is None  # the emulator process was stopped

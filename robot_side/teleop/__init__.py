@@ -1,0 +1,1 @@
+"""Teleoperation: a leader arm read beside the follower, the follower following it."""
