@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "robot_rl.cli.timing",
     "robot_rl.cli.sysid",
     "robot_rl.cli.teleop",
+    "robot_rl.cli.record_demos",
 )
 
 

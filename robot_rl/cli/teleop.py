@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import sys
 
 from robot_rl.cli.errors import CommandError
+from robot_rl.cli.leader_options import EXIT_LEADER_LOST, add_leader_arguments, follower_and_leader
 from robot_rl.cli.motors import finite_float
-
-EXIT_LEADER_LOST = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,25 +24,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Reads the leader arm in a process of its own and sends its pose to the follower every "
                     "period through the safety stack (limits, workspace, watchdog). A lost leader holds the "
                     "follower for --hold-s, then torque off. Ctrl-C stops (torque off).")
-    p.add_argument("--leader", required=True, help="leader config YAML or name (so101_leader)")
-    p.add_argument("--robot", required=True, help="follower robot config YAML or name (so101)")
-    p.add_argument("--port", help="the follower's serial port (real robot)")
-    p.add_argument("--leader-port", help="the leader's serial port (real leader)")
-    p.add_argument("--backend", choices=("serial", "virtual"),
-                   help="follower: serial (default when a port is known) or virtual (emulated bus, twin plant)")
+    add_leader_arguments(p)
     p.add_argument("--rate-hz", type=finite_float, help="control rate (default: the follower config's)")
     p.add_argument("--seconds", type=finite_float, help="stop after this long (default: until Ctrl-C)")
     p.add_argument("--hold-s", type=finite_float, default=1.0,
                    help="after the leader is lost, hold the follower this long before torque off (default 1)")
-    p.add_argument("--leader-timeout-ms", type=finite_float, default=250.0,
-                   help="a leader pose older than this means the leader is lost (default 250)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.set_defaults(func=cmd_teleop)
 
 
 def cmd_teleop(args: argparse.Namespace) -> int:
-    from drivers.robot_config import load_robot_config
-    from robot_side.robots import make_robot, robot_config_path
+    from robot_side.robots import make_robot
     from robot_side.safety.safe_robot import SafeRobot
     from robot_side.safety.stop_signals import StopNow, StopSignals
     from robot_side.safety.workspace_guard import WorkspaceGuard
@@ -54,17 +43,8 @@ def cmd_teleop(args: argparse.Namespace) -> int:
     from robot_side.teleop.virtual_leader import VirtualLeader
 
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
-    config_path = robot_config_path(args.robot)
-    config = load_robot_config(config_path, port=args.port)
-    backend = args.backend or ("serial" if config.port else "virtual")
-    if backend == "serial" and not config.port:
-        raise CommandError(f"{config_path}: no port for the real robot; pass --port /dev/ttyUSB0 (or --backend virtual)")
-    config = dataclasses.replace(config, backend=backend)
-    leader_config = load_robot_config(robot_config_path(args.leader), port=args.leader_port)
-    if args.leader_port:
-        leader_config = dataclasses.replace(leader_config, backend="serial")
-    if leader_config.backend == "sim":
-        raise CommandError(f"leader {leader_config.name}: backend sim has no leader; use virtual or serial")
+    config_path, config, leader_config = follower_and_leader(args)
+    backend = config.backend
     rate_hz = args.rate_hz or config.control_rate_hz
     spec = config.spec
     if not spec.control_rate_min_hz <= rate_hz <= spec.control_rate_max_hz:

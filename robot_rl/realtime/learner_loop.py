@@ -36,8 +36,10 @@ from robot_rl.realtime.status_board import ActorState, LearnerState, Slot, Statu
 from robot_rl.realtime.transition_ring import TransitionRing
 from robot_rl.realtime.weight_board import WeightBoard
 from robot_rl.replay import ReplayBuffer, ReplayConfig
+from robot_rl.replay.human_share import POLICY
 from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_random_states, save_checkpoint
 from robot_rl.train.config import TrainConfig
+from robot_rl.train.human_data import human_metrics, source_columns, start_human_data
 from robot_rl.train.learners import make_learner
 from robot_rl.train.metrics import MetricsWriter
 from robot_rl.train.replay_batch import hindsight_relabeler, sample_batch
@@ -86,17 +88,23 @@ class LearnerLoop:
         torch.set_num_threads(loop.threads)
         low, high = np.array(args.action_low), np.array(args.action_high)
         self.learner = make_learner(self.config, args.obs_dim, low, high, args.source)
-        replay_config = build(ReplayConfig, {"gamma": self.learner.config.gamma, "extra_columns": EXTRA_COLUMNS,
+        replay_config = build(ReplayConfig, {"gamma": self.learner.config.gamma,
+                                             "extra_columns": EXTRA_COLUMNS + source_columns(self.config),
                                              **self.config.replay}, args.source, "replay")
         self.replay = ReplayBuffer(replay_config, args.obs_dim, low.shape[0], rng=loop.seed,
                                    run_dir=None if args.resume else self.run_dir.root)
         self.relabel = hindsight_relabeler(self.config, replay_config)
+        self.sampler = start_human_data(self.config, self.replay, args.obs_dim, low.shape[0],
+                                        self.learner.normalizer, args.resume)
+        # Rows that came from no environment step (demonstrations loaded at the start).
+        self.demo_rows = 0 if args.resume else self.replay.total_added
         self.episodes = 0
         self.lost = 0
         if args.resume:
             state = load_checkpoint(self.run_dir.latest_checkpoint)
             self.learner.load_state_dict(state["learner"])
             self.episodes = int(state["episodes"])
+            self.demo_rows = int(state.get("demo_rows", 0))
             restore_random_states(state["random"])
             report = self.replay.restore(self.run_dir.root, state=state["replay"])
             log.info("resumed: %d transitions restored, %d lost since the last flush", report.restored, report.lost)
@@ -105,13 +113,18 @@ class LearnerLoop:
         self._episode_returns: dict[tuple[int, int], float] = {}  # (actor, episode) -> return so far
         self.metrics = MetricsWriter(self.run_dir.metrics, self.run_dir.tensorboard)
 
+    @property
+    def env_steps(self) -> int:
+        """Environment steps in the replay: every row but the demonstrations loaded at the start."""
+        return self.replay.total_added - self.demo_rows
+
     def publish(self) -> None:
         _, flat = snapshot(self.learner)
         self.status[Slot.LEARNER_PUBLISHED_VERSION] = self.weights.publish(flat)
 
     def checkpoint(self) -> None:
         self.replay.flush()
-        state = {"learner": self.learner.state_dict(), "step": self.replay.total_added,
+        state = {"learner": self.learner.state_dict(), "step": self.env_steps, "demo_rows": self.demo_rows,
                  "episodes": int(max(self.episodes, self.status[Slot.ACTOR_EPISODES])),
                  "replay": self.replay.state_dict(), "random": random_states(),
                  "action_space_rng": None, "algo": self.config.algo.name, "config_hash": self.config.hash(),
@@ -125,7 +138,7 @@ class LearnerLoop:
         self.publish()
         self.status[Slot.LEARNER_STATE] = LearnerState.RUNNING
         position = 0
-        start_steps = self.replay.total_added
+        start_steps = self.env_steps
         first_update_step = max(start_steps, loop.update_after)  # updates are earned from here on
         next_checkpoint = (start_steps // loop.checkpoint_every_steps + 1) * loop.checkpoint_every_steps
         next_log = (start_steps // loop.log_every_steps + 1) * loop.log_every_steps
@@ -142,12 +155,12 @@ class LearnerLoop:
                 self.replay.add_batch(drained.obs, drained.action, drained.reward, drained.next_obs,
                                       drained.terminated, drained.truncated,
                                       extras={"weight_version": drained.weight_version, "episode": drained.episode,
-                                              "actor": drained.actor})
+                                              "actor": drained.actor, **self._sources(len(drained))})
             if drained.lost:
                 self.lost += drained.lost
                 self.status[Slot.RING_LOST] = self.lost
                 log.warning("%d transitions lost: the learner fell more than a ring behind", drained.lost)
-            steps = self.replay.total_added
+            steps = self.env_steps
             # A stop request ends the learner only once the loop has pushed its last transition
             # (it finishes its step first), so that the final checkpoint holds every one: the
             # parent's (STOP 1), and a SIGTERM of the learner's own (a terminal or a service
@@ -183,13 +196,14 @@ class LearnerLoop:
                 values["learner/updates_per_s"] = rate
                 values["learner/updates_per_step"] = achieved_ratio(session_updates, earning_steps)
                 values["learner/updates_behind"] = due
+                values.update(human_metrics(self.sampler))
                 values.update({f"loop/{k}": v for k, v in self._loop_values().items()})
                 if self.status[Slot.EVAL_COUNT] > seen_eval:
                     seen_eval = self.status[Slot.EVAL_COUNT]
                     values["eval/mean_return"] = self.status[Slot.EVAL_RETURN]
                     values["eval/success_rate"] = self.status[Slot.EVAL_SUCCESS]
                 self.metrics.write(steps, values)
-        self._report_ratio(session_updates, max(self.replay.total_added - first_update_step, 0))
+        self._report_ratio(session_updates, max(self.env_steps - first_update_step, 0))
         if self.status[Slot.STOP] < 2:  # a second Ctrl-C skips the final checkpoint
             self.checkpoint()
         self.metrics.close()
@@ -201,12 +215,16 @@ class LearnerLoop:
         are published when the count reaches or crosses a multiple of ``publish_every_updates``."""
         every = self.config.realtime.publish_every_updates
         before = self.learner.num_updates
-        batches = [sample_batch(self.replay, self.learner.config.batch_size, self.learner.device, self.relabel)
-                   for _ in range(n)]
+        batches = [sample_batch(self.replay, self.learner.config.batch_size, self.learner.device, self.relabel,
+                                self.sampler) for _ in range(n)]
         metrics = self.learner.update(batches[0]) if n == 1 else self.learner.update_many(batches)
         if self.learner.num_updates // every > before // every:
             self.publish()
         return metrics
+
+    def _sources(self, n: int) -> dict[str, np.ndarray]:
+        """The ``source`` column of ``n`` rows from the loop: the policy's (none without human data)."""
+        return {} if self.sampler is None else {"source": np.full(n, POLICY, dtype=np.int8)}
 
     def _report_ratio(self, updates: int, earning_steps: int) -> None:
         """The session's ratio, into its status slots (the parent's summary) and the log; a
@@ -233,7 +251,7 @@ class LearnerLoop:
             returns[key] = returns.get(key, 0.0) + reward
             newest[actor] = episode
             if end:
-                self.metrics.write(self.replay.total_added + i + 1, {"train/episode_return": returns.pop(key)})
+                self.metrics.write(self.env_steps + i + 1, {"train/episode_return": returns.pop(key)})
         for stale in [k for k in returns if k[1] < newest.get(k[0], -1)]:  # cut by a stop or a crash
             del returns[stale]
 

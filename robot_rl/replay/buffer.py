@@ -259,7 +259,18 @@ class ReplayBuffer:
             raise ReplayEmptyError("cannot sample from an empty replay buffer")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ReplayValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        idx = self._rng.integers(0, self._size, batch_size)
+        return self.sample_rows(self._rng.integers(0, self._size, batch_size))
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The buffer's own generator (samplers drawing rows for :meth:`sample_rows` use it, so
+        that a checkpoint's random state covers them)."""
+        return self._rng
+
+    def sample_rows(self, idx: np.ndarray) -> ReplaySample:
+        """The transitions at ring rows ``idx`` (int64, each in ``[0, len(self))``), built as
+        :meth:`sample` builds its draws (n-step windows included)."""
+        batch_size = len(idx)
         gamma = self._config.gamma
         if self._config.n_step == 1:
             reward = self._reward.take(idx)

@@ -58,7 +58,11 @@ class LoopConfig:
     intra-op threads of the learner; 1 is the safe default on a small machine, where a second
     busy process (the control loop, a browser) makes multi-threaded kernels stall each other.
     hindsight_fraction: the share of each batch given, as its goal, a place its episode reached
-    later (``robot_rl.replay.hindsight``; goal tasks only, e.g. SO-101 reach; 0: none)."""
+    later (``robot_rl.replay.hindsight``; goal tasks only, e.g. SO-101 reach; 0: none).
+    demos: a folder of demonstrations (``robot-rl record-demos``) put in the replay at the start
+    of the run, flagged as such (a path relative to the working directory; none: no
+    demonstrations). human_share: the share of each batch drawn from demonstrations and
+    interventions while the replay holds any (RLPD's 0.5; ``robot_rl.replay.human_share``)."""
 
     total_steps: int = 20_000
     start_steps: int = 1_000
@@ -74,8 +78,12 @@ class LoopConfig:
     log_every_steps: int = 500
     threads: int = 1
     hindsight_fraction: float = 0.0
+    demos: str | None = None
+    human_share: float = 0.5
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.human_share <= 1.0:
+            raise ValueError(f"human_share must be in [0, 1], got {self.human_share}")
         if not 0.0 <= self.hindsight_fraction <= 1.0:
             raise ValueError(f"hindsight_fraction must be in [0, 1], got {self.hindsight_fraction}")
         if self.threads < 1:

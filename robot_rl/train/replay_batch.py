@@ -9,19 +9,21 @@ from robot_rl.algos.batch import Batch
 from robot_rl.replay import ReplayBuffer
 from robot_rl.replay.config import ReplayConfig
 from robot_rl.replay.hindsight import HindsightRelabeler
+from robot_rl.replay.human_share import HumanShare
 from robot_rl.train.config import TrainConfig
 
 
 def sample_batch(replay: ReplayBuffer, batch_size: int, device: torch.device | str = "cpu",
-                 relabel: HindsightRelabeler | None = None) -> Batch:
+                 relabel: HindsightRelabeler | None = None, sampler: HumanShare | None = None) -> Batch:
     """``batch_size`` transitions sampled uniformly, as a float32 ``Batch`` on ``device``.
 
     The sample's arrays are made for this batch alone and consistent by construction, so
     they become tensors as they are: no checks, and on the CPU no copy (float32 storage).
     Right after an update the caches are cold, and every copy and check costs there: this
     way a batch of 256 took 150 us in the update loop, through ``Batch.from_numpy`` (which
-    checks and copies) 205-235 us. ``relabel``: hindsight relabelling of a share of the sample."""
-    sample = replay.sample(batch_size)
+    checks and copies) 205-235 us. ``relabel``: hindsight relabelling of a share of the sample.
+    ``sampler``: draws the rows instead (a share of them a person's, ``HumanShare``)."""
+    sample = (sampler or replay).sample(batch_size)
     if relabel is not None:
         sample = relabel(replay, sample)
     arrays = (sample.obs, sample.action, sample.reward, sample.next_obs, sample.done, sample.discount)

@@ -25,9 +25,11 @@ import torch
 from drivers.config import build
 from robot_rl.algos.batch import Batch
 from robot_rl.replay import ReplayBuffer, ReplayConfig
+from robot_rl.replay.human_share import POLICY
 from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_random_states, save_checkpoint
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.evaluate import Evaluation, evaluate
+from robot_rl.train.human_data import human_metrics, source_columns, start_human_data
 from robot_rl.train.learners import make_learner
 from robot_rl.train.metrics import MetricsWriter, read_metrics
 from robot_rl.train.policy_metadata import policy_metadata
@@ -91,12 +93,16 @@ class SyncTrainer:
         self.action_dim = low.shape[0]
         self.policy_metadata = policy_metadata(config, self.env)
         self.learner = make_learner(config, self.obs_dim, low, high, source)
-        replay_config = build(ReplayConfig, {"gamma": self.learner.config.gamma, **config.replay}, source, "replay")
+        replay_config = build(ReplayConfig, {"gamma": self.learner.config.gamma, "extra_columns": source_columns(config),
+                                             **config.replay}, source, "replay")
         log.info(replay_config.describe(self.obs_dim, self.action_dim))
         # On resume the buffer is built empty and then restored from the run's segments.
         self.replay = ReplayBuffer(replay_config, self.obs_dim, self.action_dim, rng=loop.seed,
                                    run_dir=None if resume else run.root)
         self.relabel = hindsight_relabeler(config, replay_config)
+        self.sampler = start_human_data(config, self.replay, self.obs_dim, self.action_dim, self.learner.normalizer,
+                                        resume)
+        self._policy_extras = {"source": POLICY} if self.sampler is not None else None
         self.env.action_space.seed(loop.seed)
         self.step = 0
         self.episodes = 0
@@ -183,7 +189,8 @@ class SyncTrainer:
             while self.step < end:
                 action = self._act(obs)
                 next_obs, reward, terminated, truncated, info = self.env.step(action)
-                self.replay.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated))
+                self.replay.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated),
+                                self._policy_extras)
                 if self.learner.normalizer is not None:
                     self.learner.normalizer.update(np.asarray(obs, dtype=np.float32)[None])
                 episode_return += float(reward)
@@ -210,6 +217,7 @@ class SyncTrainer:
                     window_start, window_steps = time.monotonic(), 0
                     values = {f"learner/{k}": v for k, v in last_metrics.items()}
                     values["time/steps_per_s"] = rate
+                    values.update(human_metrics(self.sampler))
                     self.metrics.write(self.step, values)
                     if self.on_progress:
                         self.on_progress(Progress(self.step, loop.total_steps, rate,
@@ -249,7 +257,8 @@ class SyncTrainer:
         return self.learner.act(obs, deterministic=False)
 
     def _batch(self) -> Batch:
-        return sample_batch(self.replay, self.learner.config.batch_size, self.learner.device, self.relabel)
+        return sample_batch(self.replay, self.learner.config.batch_size, self.learner.device, self.relabel,
+                            self.sampler)
 
     def _evaluate(self) -> Evaluation:
         evaluation = evaluate(self.eval_env, lambda o: self.learner.act(o, deterministic=True),

@@ -117,6 +117,14 @@ class RobotEnv(gym.Env):
         self._wait_and_read()
         return self._finish_step(action)
 
+    def action_toward(self, goal_rad: np.ndarray) -> np.ndarray:
+        """The action that moves the robot's command toward the joint pose ``goal_rad`` (a
+        leader arm's) as far as one step allows (``Task.action_toward``); ``step`` it to
+        execute it like any action."""
+        if self._last_command is None:
+            raise gym.error.ResetNeeded("call reset() before action_toward()")
+        return self.task.action_toward(goal_rad, self._last_command).astype(np.float32)
+
     def _checked(self, action: np.ndarray) -> np.ndarray:
         action = np.asarray(action)
         if action.shape != self.action_space.shape:

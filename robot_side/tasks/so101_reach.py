@@ -170,6 +170,19 @@ class SO101Reach(Task):
             command[self._act] += action * self._max_delta
         return clip(command, self.low, self.high)
 
+    def action_toward(self, goal_rad: np.ndarray, last_command: np.ndarray) -> np.ndarray:
+        """The action moving the command toward the joint pose ``goal_rad``: the action joints'
+        change (delta), their targets (absolute), or the move of the commanded gripper point to
+        the goal's (cartesian), each clipped to one step's reach; the other joints hold."""
+        goal = np.asarray(goal_rad, dtype=np.float64)
+        if self.config.action_mode == "absolute":
+            low, high = self.low[self._act_index], self.high[self._act_index]
+            return np.clip(2.0 * (goal[self._act_index] - low) / (high - low) - 1.0, -1.0, 1.0)
+        if self._cartesian:
+            move = np.array(self.chain.site_xyz(goal)) - np.array(self.chain.site_xyz(last_command))
+            return np.clip(move / self.config.max_step_m, -1.0, 1.0)
+        return np.clip((goal - last_command)[self._act_index] / self.config.max_delta_rad, -1.0, 1.0)
+
     def _joint_steps(self, command: np.ndarray, step_m: np.ndarray) -> np.ndarray:
         """Changes of the action joints' commands that move the commanded gripper point by
         ``step_m`` (3,): damped least squares, ``J^T (J J^T + d^2 I)^-1 step``, which stays

@@ -85,6 +85,15 @@ class Task(abc.ABC):
         self.last_action = action
         return self.low + (action + 1.0) * 0.5 * (self.high - self.low)
 
+    def action_toward(self, goal_rad: np.ndarray, last_command: np.ndarray) -> np.ndarray:
+        """The action that moves the joint command from ``last_command`` toward the joint pose
+        ``goal_rad`` as far as one step allows: how a leader arm's pose (teleoperation,
+        demonstrations, interventions) becomes an action that the task then executes as any
+        other, so the stored transition holds exactly what was done. Default: the action
+        spanning each joint's range (the inverse of :meth:`command`)."""
+        span = np.where(self.high > self.low, self.high - self.low, 1.0)
+        return np.clip(2.0 * (np.asarray(goal_rad, dtype=np.float64) - self.low) / span - 1.0, -1.0, 1.0)
+
     def goal_markers(self) -> dict[str, np.ndarray]:
         """Positions to draw in a rendering (e.g. ``{"target": xyz}``); none by default."""
         return {}

@@ -1,0 +1,1 @@
+"""A person in the loop: demonstrations recorded with a leader arm, interventions while the robot learns."""
