@@ -30,6 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 from drivers.errors import DriverError
+from robot_rl.human.interventions import Interventions, InterventionLost
 from robot_rl.realtime.command_lead import CommandLead
 from robot_rl.realtime.loop_timing import TimingRecorder
 from robot_rl.realtime.os_tuning import tune_current_process
@@ -38,6 +39,7 @@ from robot_rl.realtime.shared_block import BlockSpec
 from robot_rl.realtime.status_board import ActorState, Slot, StatusBoard
 from robot_rl.realtime.transition_ring import TransitionRing
 from robot_rl.realtime.weight_board import WeightBoard
+from robot_rl.replay.human_share import INTERVENTION, POLICY
 from robot_rl.train.config import TrainConfig
 from robot_side.envs.robot_env import RobotEnv, StepTiming
 from robot_side.errors import RobotSideError
@@ -97,6 +99,7 @@ class ControlLoop:
         self.robot: SafeRobot | None = None  # the env's safety stack (a robot_rl env), set when it opens
         self._prev: StepTiming | None = None  # timing marks of the previous step of this episode
         self._tick = 0.0  # when the state the next command answers was read (time.monotonic)
+        self.human: Interventions | None = None  # a person taking over with a leader arm (intervention.leader)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def run(self) -> ActorState:
@@ -111,8 +114,12 @@ class ControlLoop:
         state = ActorState.FAILED
         self.status[Slot.ACTOR_STATE] = ActorState.RUNNING
         try:
+            if self.config.intervention.leader is not None:
+                self.human = Interventions(self.config.intervention, self.env,
+                                           seed=self.config.loop.seed + self.args.actor_index).open()
             with CollectBetweenEpisodes() as self.gc:  # no collector pause inside a period
                 obs, _ = self.env.reset(seed=self.config.loop.seed + self.episodes)
+                self._begin_episode()
                 self._tick = self.env.timing.read_start_s
                 self.robot = self.env.robot if isinstance(self.env, RobotEnv) else None
                 if self.robot is not None:  # from the first step on (the set-up above takes its time)
@@ -129,6 +136,8 @@ class ControlLoop:
             log.exception("control loop: unexpected error; motors made safe, stopping")
         finally:
             env.close()  # the watchdog stops, torque off: on every exit path
+            if self.human is not None:
+                self.human.close()
             self.status[Slot.ACTOR_STATE] = state
         return state
 
@@ -170,15 +179,23 @@ class ControlLoop:
                     return
                 c0 = time.monotonic()
                 action = self._action(obs, evaluating)
+                source, leader_lost = POLICY, False
+                if self.human is not None and not evaluating:
+                    try:
+                        taken = self.human.action()
+                    except InterventionLost:
+                        taken, leader_lost = None, True
+                    if taken is not None:
+                        action, source = taken, INTERVENTION
                 compute = time.monotonic() - c0
                 self.lead.wait(self._tick)
-                if hold:
+                if hold or leader_lost:  # a leader lost mid-intervention: hold, and the episode ends
                     next_obs, reward, terminated, truncated, info = self.env.hold_step()
                 else:
                     next_obs, reward, terminated, truncated, info = self.env.step(action)
                 held, hold = hold, False
                 episode_steps += 1
-                if self.max_episode_steps and episode_steps >= self.max_episode_steps:
+                if leader_lost or (self.max_episode_steps and episode_steps >= self.max_episode_steps):
                     truncated = True
                 if self._timed(compute):
                     # "hold" repeats the last command next step; a hold step cannot end the
@@ -192,7 +209,7 @@ class ControlLoop:
                 # (kept only when it ends the episode, which the replay must know).
                 if not evaluating and (not held or terminated or truncated):
                     self.ring.push(obs, action, reward, next_obs, terminated, truncated, self.version, self.episodes,
-                                   self.args.actor_index)
+                                   self.args.actor_index, source)
                     self.steps += 1
                 episode_return += float(reward)
                 obs = next_obs
@@ -206,7 +223,12 @@ class ControlLoop:
                     return
                 self._wait_for_learner()
                 obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+                self._begin_episode()
                 self._tick = self.env.timing.read_start_s
+
+    def _begin_episode(self) -> None:
+        if self.human is not None:
+            self.human.begin_episode()
 
     def _action(self, obs: np.ndarray, evaluating: bool) -> np.ndarray:
         """Pick up newer weights if the learner published some (never waiting), then act: uniformly
@@ -249,8 +271,9 @@ class ControlLoop:
         self.episodes += 1
         self.status[Slot.ACTOR_EPISODES] = self.episodes
         summary = self.recorder.summary()
-        log.info("episode %d%s: return %.2f%s, loop p99 period error %.3f ms, %d overruns, command lead %s",
-                 self.episodes, " (eval)" if evaluating else "", episode_return, "  success" if success else "",
+        taken = f", {self.human.episode_steps} steps taken over" if self.human is not None and not evaluating else ""
+        log.info("episode %d%s: return %.2f%s%s, loop p99 period error %.3f ms, %d overruns, command lead %s",
+                 self.episodes, " (eval)" if evaluating else "", episode_return, "  success" if success else "", taken,
                  summary.get("period_error_p99_s", 0.0) * 1e3, self.recorder.overruns,
                  "none" if self.lead.lead_s is None else f"{self.lead.lead_s * 1e3:.1f} ms")
 

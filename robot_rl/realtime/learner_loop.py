@@ -36,7 +36,6 @@ from robot_rl.realtime.status_board import ActorState, LearnerState, Slot, Statu
 from robot_rl.realtime.transition_ring import TransitionRing
 from robot_rl.realtime.weight_board import WeightBoard
 from robot_rl.replay import ReplayBuffer, ReplayConfig
-from robot_rl.replay.human_share import POLICY
 from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_random_states, save_checkpoint
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.human_data import human_metrics, source_columns, start_human_data
@@ -155,7 +154,7 @@ class LearnerLoop:
                 self.replay.add_batch(drained.obs, drained.action, drained.reward, drained.next_obs,
                                       drained.terminated, drained.truncated,
                                       extras={"weight_version": drained.weight_version, "episode": drained.episode,
-                                              "actor": drained.actor, **self._sources(len(drained))})
+                                              "actor": drained.actor, **self._sources(drained)})
             if drained.lost:
                 self.lost += drained.lost
                 self.status[Slot.RING_LOST] = self.lost
@@ -222,9 +221,9 @@ class LearnerLoop:
             self.publish()
         return metrics
 
-    def _sources(self, n: int) -> dict[str, np.ndarray]:
-        """The ``source`` column of ``n`` rows from the loop: the policy's (none without human data)."""
-        return {} if self.sampler is None else {"source": np.full(n, POLICY, dtype=np.int8)}
+    def _sources(self, drained) -> dict[str, np.ndarray]:
+        """The ``source`` column of rows from the loop (policy or intervention); none without human data."""
+        return {} if self.sampler is None else {"source": drained.source}
 
     def _report_ratio(self, updates: int, earning_steps: int) -> None:
         """The session's ratio, into its status slots (the parent's summary) and the log; a

@@ -27,13 +27,15 @@ class Drained:
     weight_version: np.ndarray
     episode: np.ndarray
     actor: np.ndarray  # which control loop collected the row (0 outside a fleet)
+    source: np.ndarray  # who chose the action: robot_rl.replay.human_share (0 policy, 2 intervention)
     lost: int
 
     def __len__(self) -> int:
         return int(self.reward.shape[0])
 
 
-ROW_NAMES = ("obs", "action", "reward", "next_obs", "terminated", "truncated", "weight_version", "episode", "actor")
+ROW_NAMES = ("obs", "action", "reward", "next_obs", "terminated", "truncated", "weight_version", "episode", "actor",
+             "source")
 
 
 def ring_arrays(capacity: int, obs_dim: int, action_dim: int) -> list[tuple[str, tuple[int, ...], str]]:
@@ -41,7 +43,8 @@ def ring_arrays(capacity: int, obs_dim: int, action_dim: int) -> list[tuple[str,
             ("action", (capacity, action_dim), "float32"), ("reward", (capacity,), "float32"),
             ("next_obs", (capacity, obs_dim), "float32"), ("terminated", (capacity,), "bool"),
             ("truncated", (capacity,), "bool"), ("weight_version", (capacity,), "int64"),
-            ("episode", (capacity,), "int64"), ("actor", (capacity,), "int64"), ("stamp", (capacity,), "int64")]
+            ("episode", (capacity,), "int64"), ("actor", (capacity,), "int64"), ("source", (capacity,), "int8"),
+            ("stamp", (capacity,), "int64")]
 
 
 class TransitionRing:
@@ -71,7 +74,7 @@ class TransitionRing:
 
     # -- producer --------------------------------------------------------------------------------
     def push(self, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray, terminated: bool,
-             truncated: bool, weight_version: int, episode: int, actor: int = 0) -> None:
+             truncated: bool, weight_version: int, episode: int, actor: int = 0, source: int = 0) -> None:
         k = int(self._count[0])
         i = k % self.capacity
         rows = self._rows
@@ -85,6 +88,7 @@ class TransitionRing:
         rows["weight_version"][i] = weight_version
         rows["episode"][i] = episode
         rows["actor"][i] = actor
+        rows["source"][i] = source
         rows["stamp"][i] = k
         self._count[0] = k + 1
 

@@ -169,6 +169,43 @@ class RealtimeConfig:
 
 
 @dataclass(frozen=True)
+class InterventionConfig:
+    """An operator taking over from the policy during real-time training (``loop.mode: async``),
+    with a leader arm (docs/human-in-the-loop.md).
+
+    leader: the leader's robot config (name or path, e.g. ``so101_leader``); none: no
+        interventions. Its backend decides: ``serial`` (its ``port``, or ``leader_port``) is a
+        person's leader; ``virtual`` an emulated one moved by a scripted operator (tests and
+        benchmarks).
+    leader_port: a real leader's serial port (sets its backend to serial).
+    takeover_rad: a person takes over by moving the leader: once any joint is this far from
+        where the leader rested, the leader's pose drives the robot.
+    release_s / still_rad: the intervention ends when the leader has stayed within
+        ``still_rad`` for ``release_s`` (put down, or held still); that pose is the new rest.
+    leader_timeout_s: a leader pose older than this means the leader is lost: an intervention
+        in progress ends with the robot holding and the episode over, and the run goes on
+        without interventions.
+    scripted_budget: the scripted operator's largest share of the steps taken over (it steps
+        in when the policy makes no progress toward the target).
+    """
+
+    leader: str | None = None
+    leader_port: str | None = None
+    takeover_rad: float = 0.15
+    release_s: float = 0.5
+    still_rad: float = 0.02
+    leader_timeout_s: float = 0.25
+    scripted_budget: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("takeover_rad", "release_s", "still_rad", "leader_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.scripted_budget <= 1:
+            raise ValueError(f"scripted_budget must be in [0, 1], got {self.scripted_budget}")
+
+
+@dataclass(frozen=True)
 class FleetActorConfig:
     """One robot of a fleet (``robot-rl train --backend ray``), by position in ``fleet.robots``.
 
@@ -237,7 +274,7 @@ class FleetConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """env, algo, loop, realtime, fleet: see their classes. replay: ``robot_rl.replay`` settings (mapping).
+    """env, algo, loop, realtime, fleet, intervention: see their classes. replay: ``robot_rl.replay`` settings (mapping).
     name: the run's name (the run directory defaults to ``runs/<name>``)."""
 
     env: EnvConfig
@@ -246,6 +283,7 @@ class TrainConfig:
     replay: dict[str, Any] = field(default_factory=dict)
     realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
+    intervention: InterventionConfig = field(default_factory=InterventionConfig)
     name: str = "run"
 
     def __post_init__(self) -> None:
@@ -253,6 +291,9 @@ class TrainConfig:
             raise ValueError(f"realtime.min_updates_per_step ({self.realtime.min_updates_per_step}) is above "
                              f"loop.updates_per_step ({self.loop.updates_per_step}): the loop would wait at every "
                              f"episode's end for updates the learner never does")
+        if self.intervention.leader is not None and self.loop.mode != "async":
+            raise ValueError(f"intervention.leader ({self.intervention.leader}) needs loop.mode: async (a person "
+                             f"takes over a robot moving in real time); the sync mode runs faster than real time")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 
 def uses_human_data(config: TrainConfig) -> bool:
-    """Whether the run's replay carries a ``source`` column (demonstrations configured)."""
-    return config.loop.demos is not None
+    """Whether the run's replay carries a ``source`` column (demonstrations or interventions configured)."""
+    return config.loop.demos is not None or config.intervention.leader is not None
 
 
 def source_columns(config: TrainConfig) -> list[dict[str, str]]:
@@ -35,7 +35,7 @@ def start_human_data(config: TrainConfig, replay: ReplayBuffer, obs_dim: int, ac
     already). Raises ``ConfigError`` naming ``loop.demos`` and the folder when they do not fit."""
     if not uses_human_data(config):
         return None
-    if not resume:
+    if not resume and config.loop.demos is not None:
         try:
             demos = load_demonstrations(config.loop.demos, config.env.id, obs_dim, action_dim)
         except DemonstrationError as exc:

@@ -1,0 +1,74 @@
+"""Interventions end to end: a scripted operator at a virtual leader takes over during real-time
+training; its transitions reach the replay flagged, keep their share of the batches and
+survive ``--resume``; a leader lost mid-intervention ends the episode, not the run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import robot_rl  # noqa: F401  (registers the ids)
+from robot_rl.human.interventions import InterventionLost, Interventions
+from robot_rl.train.config import InterventionConfig
+from robot_side.teleop.virtual_leader import VirtualLeader
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def train(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "train", "configs/train/so101_reach_async.yaml",
+                           *args], capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+
+
+def test_interventions_reach_the_replay_flagged_and_survive_resume(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    common = ["--run-dir", str(run), "--no-progress", "--set", "intervention.leader=so101_leader",
+              "--set", "intervention.scripted_budget=0.5", "--set", "loop.start_steps=50",
+              "--set", "loop.update_after=100", "--set", "loop.log_every_steps=50",
+              "--set", "algo.sac.hidden_sizes=[32,32]", "--set", "algo.sac.compile=false",
+              "--set", "replay.flush_interval_steps=50", "--set", "realtime.eval_every_episodes=0"]
+    first = train(*common, "--set", "loop.total_steps=200")
+    assert first.returncode == 0, first.stderr
+    second = train(*common, "--set", "loop.total_steps=300", "--resume")
+    assert second.returncode == 0, second.stderr
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    counts = [(r["step"], r["replay/interventions"], r["learner/human_share"]) for r in rows
+              if "replay/interventions" in r]
+    before = [c for c in counts if c[0] <= 200]
+    after = [c for c in counts if c[0] > 200]
+    assert before and after
+    taken = before[-1][1]
+    assert 20 <= taken <= 0.5 * 200 + 50  # stepped in, within its budget (plus the episode it began)
+    assert all(c[1] >= taken for c in after)  # restored with the replay on resume, never lost
+    assert after[-1][2] == pytest.approx(0.5)  # half of each batch is human
+
+
+def test_a_leader_lost_mid_intervention_ends_the_episode_not_the_run() -> None:
+    env = gym.make("robot_rl/SO101Reach-v0", backend="sim", sim={"realtime": True})  # paced like hardware
+    inner = env.unwrapped
+    human = Interventions(InterventionConfig(leader="so101_leader", scripted_budget=1.0), inner)
+    human.virtual = VirtualLeader(human.leader_config, extra_args=("--disconnect-after", "120"))
+    human.open()
+    try:
+        env.reset(seed=0)
+        human.begin_episode()
+        lost, taken = False, 0
+        for _ in range(100):
+            try:
+                action = human.action()
+            except InterventionLost:
+                lost = True
+                break
+            taken += action is not None
+            env.step(action if action is not None else np.zeros(3, np.float32))
+        assert taken > 0 and lost  # the operator drove, then the leader went
+        assert not human.available and human.action() is None  # the policy drives from now on
+    finally:
+        human.close()
+        env.close()
