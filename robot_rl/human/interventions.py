@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from drivers.config import ConfigError
 from robot_rl.human.takeover import TakeoverTrigger
 from robot_rl.train.config import InterventionConfig
 from robot_side.teleop.leader_arm import LeaderArm, LeaderLostError
@@ -48,7 +49,7 @@ class Interventions:
         if config.leader_port:
             leader = dataclasses.replace(leader, backend="serial")
         if leader.backend not in ("serial", "virtual"):
-            raise ValueError(f"intervention.leader {config.leader}: backend {leader.backend!r}; a leader is "
+            raise ConfigError(f"intervention.leader {config.leader}: backend {leader.backend!r}; a leader is "
                              f"serial (a person's) or virtual (a scripted operator's)")
         self.leader_config = leader
         self.virtual = None
@@ -58,7 +59,7 @@ class Interventions:
             from robot_side.teleop.watching_operator import WatchingOperator
 
             if getattr(env.task, "name", "") != "SO101Reach":
-                raise ValueError(f"intervention.leader {config.leader} is virtual, and a scripted operator exists "
+                raise ConfigError(f"intervention.leader {config.leader} is virtual, and a scripted operator exists "
                                  f"for SO101Reach only, not {getattr(env.task, 'name', env)}")
             self.virtual = VirtualLeader(leader)
             self.operator = WatchingOperator(env.task, 1.0 / env.period_s, self.virtual.start_rad,

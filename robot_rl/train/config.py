@@ -187,6 +187,10 @@ class InterventionConfig:
         without interventions.
     scripted_budget: the scripted operator's largest share of the steps taken over (it steps
         in when the policy makes no progress toward the target).
+
+    In the synchronous mode, which runs faster than real time, only a virtual leader works:
+    its scripted operator's pose is then used directly, without the emulated bus (benchmarks
+    of how much interventions save; ``bench/human_in_the_loop.py``).
     """
 
     leader: str | None = None
@@ -291,9 +295,6 @@ class TrainConfig:
             raise ValueError(f"realtime.min_updates_per_step ({self.realtime.min_updates_per_step}) is above "
                              f"loop.updates_per_step ({self.loop.updates_per_step}): the loop would wait at every "
                              f"episode's end for updates the learner never does")
-        if self.intervention.leader is not None and self.loop.mode != "async":
-            raise ValueError(f"intervention.leader ({self.intervention.leader}) needs loop.mode: async (a person "
-                             f"takes over a robot moving in real time); the sync mode runs faster than real time")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

@@ -25,7 +25,7 @@ import torch
 from drivers.config import build
 from robot_rl.algos.batch import Batch
 from robot_rl.replay import ReplayBuffer, ReplayConfig
-from robot_rl.replay.human_share import POLICY
+from robot_rl.replay.human_share import INTERVENTION, POLICY
 from robot_rl.train.checkpoint import load_checkpoint, random_states, restore_random_states, save_checkpoint
 from robot_rl.train.config import TrainConfig
 from robot_rl.train.evaluate import Evaluation, evaluate
@@ -103,6 +103,11 @@ class SyncTrainer:
         self.sampler = start_human_data(config, self.replay, self.obs_dim, self.action_dim, self.learner.normalizer,
                                         resume)
         self._policy_extras = {"source": POLICY} if self.sampler is not None else None
+        self.human = None
+        if config.intervention.leader is not None:
+            from robot_rl.human.scripted_interventions import ScriptedInterventions
+
+            self.human = ScriptedInterventions(config.intervention, self.env.unwrapped, seed=loop.seed)
         self.env.action_space.seed(loop.seed)
         self.step = 0
         self.episodes = 0
@@ -182,15 +187,17 @@ class SyncTrainer:
         window_start, window_steps = time.monotonic(), 0
         last_metrics: dict[str, float] = {}
         self.last_evaluation: Evaluation | None = None
-        obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+        obs, _ = self._reset()
         episode_return, started = 0.0, time.monotonic()
         interrupted = False
         try:
             while self.step < end:
-                action = self._act(obs)
+                action, extras = self._act(obs), self._policy_extras
+                taken = self.human.action() if self.human is not None else None
+                if taken is not None:
+                    action, extras = taken, {"source": INTERVENTION}
                 next_obs, reward, terminated, truncated, info = self.env.step(action)
-                self.replay.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated),
-                                self._policy_extras)
+                self.replay.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated), extras)
                 if self.learner.normalizer is not None:
                     self.learner.normalizer.update(np.asarray(obs, dtype=np.float32)[None])
                 episode_return += float(reward)
@@ -202,7 +209,7 @@ class SyncTrainer:
                     self.metrics.write(self.step, {"train/episode_return": episode_return,
                                                    "train/episode_success": float(bool(info.get("success", False)))})
                     self.episodes += 1
-                    obs, _ = self.env.reset(seed=loop.seed + self.episodes)
+                    obs, _ = self._reset()
                     episode_return = 0.0
                 if len(self.replay) >= loop.update_after and self.step % loop.update_every_steps == 0:
                     last_metrics = self._update() or last_metrics
@@ -250,6 +257,12 @@ class SyncTrainer:
         if n_updates:
             return self.learner.update_many([self._batch() for _ in range(n_updates)])
         return {}
+
+    def _reset(self) -> tuple[np.ndarray, dict]:
+        reset = self.env.reset(seed=self.config.loop.seed + self.episodes)
+        if self.human is not None:
+            self.human.begin_episode()
+        return reset
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
         if self.step < self.config.loop.start_steps:

@@ -72,3 +72,22 @@ def test_a_leader_lost_mid_intervention_ends_the_episode_not_the_run() -> None:
     finally:
         human.close()
         env.close()
+
+
+def test_the_sync_mode_takes_scripted_interventions_and_refuses_a_persons_leader(tmp_path: Path) -> None:
+    common = ["--no-progress", "--set", "intervention.leader=so101_leader", "--set", "loop.total_steps=300",
+              "--set", "loop.start_steps=50", "--set", "loop.update_after=100", "--set", "loop.log_every_steps=100",
+              "--set", "loop.eval_every_steps=300", "--set", "loop.eval_episodes=1",
+              "--set", "algo.sac.hidden_sizes=[32,32]", "--set", "algo.sac.compile=false"]
+    done = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "train", "configs/train/so101_reach_sac.yaml",
+                           "--run-dir", str(tmp_path / "run"), *common], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    taken = [r["replay/interventions"] for r in rows if "replay/interventions" in r]
+    assert taken[-1] > 0 and taken == sorted(taken)
+    refused = subprocess.run([sys.executable, "-m", "robot_rl.cli.main", "train", "configs/train/so101_reach_sac.yaml",
+                              "--run-dir", str(tmp_path / "run2"), *common, "--set",
+                              "intervention.leader_port=/dev/ttyACM1"],
+                             capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    assert refused.returncode == 2 and "faster than real time" in refused.stderr, refused.stderr
