@@ -9,7 +9,6 @@ docs/human-in-the-loop.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import sys
@@ -38,9 +37,9 @@ def cmd_record_demos(args: argparse.Namespace) -> int:
     import robot_side  # noqa: F401  (registers the ids)
     from robot_rl.human.demo_recording import record_demonstrations
     from robot_side.safety.stop_signals import StopNow, StopSignals
-    from robot_side.teleop.leader_arm import LeaderArm, LeaderError
+    from robot_side.teleop.leader_arm import LeaderError
     from robot_side.teleop.reach_operator import ReachOperator
-    from robot_side.teleop.virtual_leader import VirtualLeader
+    from robot_side.teleop.virtual_leader import open_leader
 
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     if args.episodes < 1:
@@ -68,18 +67,12 @@ def cmd_record_demos(args: argparse.Namespace) -> int:
     meta = {"env_id": task_id, "robot": config.name, "backend": backend, "leader": leader_config.name,
             "leader_backend": "virtual (scripted reach operator)" if virtual else "serial",
             "control_rate_hz": 1.0 / inner.period_s, "seed": args.seed}
-    virtual_leader = VirtualLeader(leader_config) if virtual else None
     stop = StopSignals(on_signal=None)
     report = None
     try:
-        with stop, contextlib.ExitStack() as stack:
-            if virtual_leader is not None:
-                stack.enter_context(virtual_leader)
-                leader_config = virtual_leader.serial_config
-            leader = stack.enter_context(LeaderArm(leader_config, config.spec,
-                                                   timeout_s=args.leader_timeout_ms / 1e3))
+        with stop, open_leader(leader_config, config.spec, args.leader_timeout_ms / 1e3) as (leader, virtual_leader):
             say(f"record-demos: {args.episodes} episodes of {task_id} on {config.name} ({backend}) following "
-                f"{leader_config.name} ({'virtual, scripted' if virtual else leader_config.port}) into {out}; "
+                f"{leader_config.name} ({'virtual, scripted' if virtual else leader.config.port}) into {out}; "
                 f"Ctrl-C stops (finished episodes are kept)")
             report = record_demonstrations(
                 env, leader, args.episodes, out, meta, seed=args.seed, operator=operator,

@@ -9,7 +9,6 @@ report at the end; docs/teleop.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 
@@ -38,9 +37,9 @@ def cmd_teleop(args: argparse.Namespace) -> int:
     from robot_side.safety.stop_signals import StopNow, StopSignals
     from robot_side.safety.workspace_guard import WorkspaceGuard
     from robot_side.teleop.follow import Follower, FollowSettings
-    from robot_side.teleop.leader_arm import LeaderArm, LeaderError
+    from robot_side.teleop.leader_arm import LeaderError
     from robot_side.teleop.sweep_operator import SweepOperator
-    from robot_side.teleop.virtual_leader import VirtualLeader
+    from robot_side.teleop.virtual_leader import open_leader
 
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     config_path, config, leader_config = follower_and_leader(args)
@@ -54,25 +53,19 @@ def cmd_teleop(args: argparse.Namespace) -> int:
         settings = FollowSettings(rate_hz=rate_hz, hold_s=args.hold_s)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    virtual_leader = VirtualLeader(leader_config) if leader_config.backend == "virtual" else None
-    operator = SweepOperator(leader_config) if virtual_leader is not None else None
+    operator = SweepOperator(leader_config) if leader_config.backend == "virtual" else None
     robot = SafeRobot(make_robot(config, seed=0), 1.0 / rate_hz, config.safety, WorkspaceGuard.from_config(config))
     stop = StopSignals(on_signal=None)
     report = None
     try:
-        with stop, contextlib.ExitStack() as stack:
-            if virtual_leader is not None:
-                stack.enter_context(virtual_leader)
-                leader_config = virtual_leader.serial_config
-            leader = stack.enter_context(LeaderArm(leader_config, spec, timeout_s=args.leader_timeout_ms / 1e3))
-            stack.enter_context(robot)
+        with stop, open_leader(leader_config, spec, args.leader_timeout_ms / 1e3) as (leader, virtual), robot:
             say(f"teleop: {spec.name} ({backend}) follows {leader_config.name} "
-                f"({'virtual, scripted sweep' if virtual_leader else leader_config.port}) at {rate_hz:g} Hz; "
+                f"({'virtual, scripted sweep' if virtual else leader.config.port}) at {rate_hz:g} Hz; "
                 f"Ctrl-C stops (torque off)")
             follower = Follower(robot, leader, settings)
             report = follower.run(
                 seconds=args.seconds, should_stop=lambda: f"signal {stop.name}" if stop.requested else None,
-                before_step=(lambda t: virtual_leader.move_to(operator.pose(t))) if operator is not None else None)
+                before_step=(lambda t: virtual.move_to(operator.pose(t))) if operator is not None else None)
     except StopNow:
         pass
     except LeaderError as exc:

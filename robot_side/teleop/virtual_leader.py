@@ -10,16 +10,20 @@ benchmarks use it to run teleoperation, demonstrations and interventions without
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
 from drivers.emulator.hand_plant import HandPose
+from drivers.robot import RobotSpec
 from drivers.robot_config import RobotConfig
+from robot_side.teleop.leader_arm import LeaderArm
 from robot_side.virtual_bus_process import VirtualBusProcess
 
 
@@ -76,3 +80,14 @@ class VirtualLeader:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def open_leader(config: RobotConfig, follower: RobotSpec, timeout_s: float) -> Iterator[tuple[LeaderArm, VirtualLeader | None]]:
+    """The leader of ``config`` read for ``follower``: on its port (backend serial), or a
+    virtual one started first (backend virtual; returned too, for its operator to move)."""
+    with contextlib.ExitStack() as stack:
+        virtual = stack.enter_context(VirtualLeader(config)) if config.backend == "virtual" else None
+        arm = stack.enter_context(LeaderArm(virtual.serial_config if virtual is not None else config, follower,
+                                            timeout_s=timeout_s))
+        yield arm, virtual
