@@ -37,6 +37,7 @@ def cmd_teleop(args: argparse.Namespace) -> int:
     from robot_side.safety.stop_signals import StopNow, StopSignals
     from robot_side.safety.workspace_guard import WorkspaceGuard
     from robot_side.teleop.follow import Follower, FollowSettings
+    from robot_side.teleop.keyboard import SPACE, KeyboardKeys
     from robot_side.teleop.leader_arm import LeaderError
     from robot_side.teleop.sweep_operator import SweepOperator
     from robot_side.teleop.virtual_leader import open_leader
@@ -58,14 +59,16 @@ def cmd_teleop(args: argparse.Namespace) -> int:
     stop = StopSignals(on_signal=None)
     report = None
     try:
-        with stop, open_leader(leader_config, spec, args.leader_timeout_ms / 1e3) as (leader, virtual), robot:
+        with stop, KeyboardKeys() as keys, \
+                open_leader(leader_config, spec, args.leader_timeout_ms / 1e3) as (leader, virtual), robot:
             say(f"teleop: {spec.name} ({backend}) follows {leader_config.name} "
                 f"({'virtual, scripted sweep' if virtual else leader.config.port}) at {rate_hz:g} Hz; "
-                f"Ctrl-C stops (torque off)")
+                f"{'space pauses and resumes, ' if keys.available else ''}Ctrl-C stops (torque off)")
             follower = Follower(robot, leader, settings)
             report = follower.run(
                 seconds=args.seconds, should_stop=lambda: f"signal {stop.name}" if stop.requested else None,
-                before_step=(lambda t: virtual.move_to(operator.pose(t))) if operator is not None else None)
+                before_step=(lambda t: virtual.move_to(operator.pose(t))) if operator is not None else None,
+                paused=lambda: keys.toggled(SPACE))
     except StopNow:
         pass
     except LeaderError as exc:

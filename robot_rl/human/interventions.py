@@ -2,8 +2,9 @@
 
 The control loop asks :meth:`Interventions.action` every step. While nobody has taken over
 it returns None and the policy acts. Once a person has (the leader moved away from its rest
-pose: :class:`~robot_rl.human.takeover.TakeoverTrigger`; for the scripted operator of a
-virtual leader, its own decision), it returns the action that moves the robot toward the
+pose: :class:`~robot_rl.human.takeover.TakeoverTrigger`, or their key toggled on: space or a
+pedal, read by the parent process; for the scripted operator of a virtual leader, its own
+decision), it returns the action that moves the robot toward the
 leader's pose (``RobotEnv.action_toward``): the loop executes that action and stores it,
 flagged :data:`~robot_rl.replay.human_share.INTERVENTION`. The leader is read in a process of
 its own (:class:`~robot_side.teleop.leader_arm.LeaderArm`), so none of this waits on its bus.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,8 @@ class Interventions:
 
     env: the loop's ``RobotEnv`` (its task, safety stack and ``action_toward``)."""
 
-    def __init__(self, config: InterventionConfig, env: Any, seed: int = 0) -> None:
+    def __init__(self, config: InterventionConfig, env: Any, seed: int = 0,
+                 key: Callable[[], bool] = lambda: False) -> None:
         from drivers.robot_config import load_robot_config
         from robot_side.robots import robot_config_path
 
@@ -65,6 +68,7 @@ class Interventions:
             self.operator = WatchingOperator(env.task, 1.0 / env.period_s, self.virtual.start_rad,
                                              budget=config.scripted_budget, seed=seed)
         self.trigger = TakeoverTrigger(config.takeover_rad, config.release_s, config.still_rad)
+        self.key = key  # the operator's key (space, a pedal): held toggled, they drive
         self.arm: LeaderArm | None = None
         self.steps = 0           # steps taken over, this session
         self.episode_steps = 0   # steps taken over in the present episode
@@ -121,6 +125,9 @@ class Interventions:
             return None
         if self.operator is None:
             driving = self.trigger.update(reading.position_rad, time.monotonic())
+            if self.key():
+                driving = True
+                self.trigger.release(reading.position_rad)  # after the key, the leader rests where it is
         if not driving:
             return None
         self.steps += 1

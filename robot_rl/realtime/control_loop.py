@@ -116,7 +116,8 @@ class ControlLoop:
         try:
             if self.config.intervention.leader is not None:
                 self.human = Interventions(self.config.intervention, self.env,
-                                           seed=self.config.loop.seed + self.args.actor_index).open()
+                                           seed=self.config.loop.seed + self.args.actor_index,
+                                           key=lambda: self.status[Slot.HUMAN_KEY_TAKEOVER] > 0).open()
             with CollectBetweenEpisodes() as self.gc:  # no collector pause inside a period
                 obs, _ = self.env.reset(seed=self.config.loop.seed + self.episodes)
                 self._begin_episode()

@@ -15,6 +15,7 @@ them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing as mp
@@ -41,6 +42,7 @@ from robot_rl.train.learners import make_learner
 from robot_rl.train.run_dir import RunDir, write_text_atomic
 from robot_rl.train.update_ratio import achieved_ratio
 from robot_side.safety.stop_signals import StopSignals
+from robot_side.teleop.keyboard import SPACE, KeyboardKeys
 
 log = logging.getLogger("robot_rl.async")
 START_TIMEOUT_S = 120.0
@@ -95,7 +97,9 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
 
     # SIGHUP too: a closed terminal or SSH session must stop the robot cleanly, not kill this process.
     # The handlers stay until both processes are gone: a second signal while waiting means "at once".
-    with StopSignals(on_signal) as signals:
+    # With interventions, the space bar (or a pedal) takes over too: read here, where the terminal is.
+    keys = KeyboardKeys() if config.intervention.leader is not None else contextlib.nullcontext()
+    with StopSignals(on_signal) as signals, keys:
         try:
             learner.start()
             if not _wait(lambda: status[Slot.LEARNER_STATE] != LearnerState.STARTING or not learner.is_alive(),
@@ -108,7 +112,8 @@ def run_async(config: TrainConfig, run: RunDir, *, resume: bool = False, source:
             actor.start()
             write_text_atomic(run.root / "pids.json", json.dumps(
                 {"parent": os.getpid(), "control_loop": actor.pid, "learner": learner.pid}))
-            outcome = _watch(config, actor, learner, status, signals, on_status, timing)
+            outcome = _watch(config, actor, learner, status, signals, on_status, timing,
+                             keys if isinstance(keys, KeyboardKeys) else None)
         finally:
             status[Slot.STOP] = max(status[Slot.STOP], 1)  # normally set already; not after an error here
             for process in (actor, learner):
@@ -152,11 +157,13 @@ def _wait(condition, timeout_s: float) -> bool:
 
 
 def _watch(config: TrainConfig, actor, learner, status: StatusBoard, signals: StopSignals, on_status,
-           timing: TimingFileWriter) -> Outcome:
+           timing: TimingFileWriter, keys: KeyboardKeys | None = None) -> Outcome:
     reason = ""
     code = EXIT_OK
     next_summary = time.monotonic()
     while actor.is_alive():
+        if keys is not None:
+            status[Slot.HUMAN_KEY_TAKEOVER] = float(keys.toggled(SPACE))
         timing.drain()
         if time.monotonic() >= next_summary:
             next_summary += 1.0

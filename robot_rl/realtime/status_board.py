@@ -47,6 +47,7 @@ class Slot(enum.IntEnum):
     RESUME_LOST = 26  # learner: transitions of the run that were not on disk (the unflushed tail)
     ACTOR_EXITED = 27  # parent: the control-loop process has exited (however it ended)
     LEARNER_EARNING_STEPS = 28  # learner: steps that earned updates this session (the ratio's denominator)
+    HUMAN_KEY_TAKEOVER = 29  # parent: 1 while the operator's key (space, a pedal) says they drive
 
 
 log = logging.getLogger("robot_rl.async")

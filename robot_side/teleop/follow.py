@@ -61,6 +61,7 @@ class FollowReport:
     tracking_rad: list[float] = field(default_factory=list)     # max |command sent - leader| while following
     leader_reads: int = 0
     failed_leader_reads: int = 0
+    paused_steps: int = 0
 
     def summary(self) -> dict[str, Any]:
         def ms(values: list[float], q: float) -> float | None:
@@ -72,7 +73,8 @@ class FollowReport:
                                     "max": ms(self.lateness_s, 100)},
                 "leader_age_ms": {"p50": ms(self.leader_age_s, 50), "p99": ms(self.leader_age_s, 99)},
                 "tracking_error_rad": {"p50": _q(self.tracking_rad, 50), "p99": _q(self.tracking_rad, 99)},
-                "leader_reads": self.leader_reads, "failed_leader_reads": self.failed_leader_reads}
+                "leader_reads": self.leader_reads, "failed_leader_reads": self.failed_leader_reads,
+                "paused_steps": self.paused_steps}
 
 
 def _q(values: list[float], q: float) -> float | None:
@@ -94,10 +96,13 @@ class Follower:
 
     def run(self, seconds: float | None = None, should_stop: Callable[[], str | None] = lambda: None,
             before_step: Callable[[float], None] | None = None,
-            on_step: Callable[[np.ndarray, LeaderReading], None] | None = None) -> FollowReport:
+            on_step: Callable[[np.ndarray, LeaderReading], None] | None = None,
+            paused: Callable[[], bool] = lambda: False) -> FollowReport:
         """Follow until ``seconds`` have passed, ``should_stop()`` gives a reason, the leader
         is lost or the follower faults. ``before_step(t_s)`` runs first in each period (a
-        scripted operator moving a virtual leader); ``on_step(sent, reading)`` after the write."""
+        scripted operator moving a virtual leader); ``on_step(sent, reading)`` after the write.
+        While ``paused()`` the follower holds its command and the leader is not followed;
+        afterwards it engages again (slowly, to wherever the leader went meanwhile)."""
         robot, settings = self.robot, self.settings
         report = FollowReport()
         period = 1.0 / settings.rate_hz
@@ -129,6 +134,13 @@ class Follower:
                 report.ended_by = f"leader lost: {exc}"
                 self._hold(report)
                 break
+            if paused():
+                report.paused_steps += 1
+                engaged = False
+                robot.write(command)
+                k += 1
+                report.lateness_s.append(robot.sleep_until(start + k * period))
+                continue
             goal = reading.position_rad
             following = engaged
             if following:
@@ -137,7 +149,8 @@ class Follower:
                 command = command + np.clip(goal - command, -self._engage_step_rad, self._engage_step_rad)
                 if float(np.max(np.abs(goal - command))) < settings.engage_tolerance_rad:
                     engaged = True
-                    report.engaged_after_s = round(k * period, 3)
+                    if report.engaged_after_s is None:
+                        report.engaged_after_s = round(k * period, 3)
             sent = robot.write(command)
             command = sent  # the limits decide where the next step starts
             report.leader_age_s.append(reading.age_s)

@@ -5,6 +5,7 @@ survive ``--resume``; a leader lost mid-intervention ends the episode, not the r
 from __future__ import annotations
 
 import json
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,34 @@ def test_the_sync_mode_takes_scripted_interventions_and_refuses_a_persons_leader
                               "intervention.leader_port=/dev/ttyACM1"],
                              capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
     assert refused.returncode == 2 and "faster than real time" in refused.stderr, refused.stderr
+
+
+def test_a_persons_leader_takes_over_when_moved_or_by_key() -> None:
+    env = gym.make("robot_rl/SO101Reach-v0", backend="sim")
+    inner = env.unwrapped
+    key = {"on": False}
+    human = Interventions(InterventionConfig(leader="so101_leader", takeover_rad=0.15, release_s=0.3), inner,
+                          key=lambda: key["on"])
+    human.operator = None  # a person's leader: no script decides, only the leader and the key
+    human.open()
+    try:
+        env.reset(seed=0)
+        human.begin_episode()
+        assert human.action() is None  # resting: the policy drives
+        key["on"] = True
+        time.sleep(0.05)
+        assert human.action() is not None  # the key (space, a pedal) takes over
+        key["on"] = False
+        assert human.action() is None
+        moved = human.virtual.start_rad.copy()
+        moved[1] += 0.3  # the person moves the leader
+        human.virtual.move_to(moved)
+        deadline = time.monotonic() + 2.0
+        action = None
+        while action is None and time.monotonic() < deadline:
+            action = human.action()
+            time.sleep(0.01)
+        assert action is not None and human.steps >= 2
+    finally:
+        human.close()
+        env.close()

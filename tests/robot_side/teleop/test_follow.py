@@ -71,3 +71,24 @@ def test_a_leader_lost_mid_run_holds_the_follower_then_torque_goes_off(leader_co
         assert [bus.read_register(i, "torque_enable") for i in ids] == [0] * 6  # closed: torque off
     assert report.ended_by.startswith("leader lost: leader so101_leader")
     assert report.steps < 10 * RATE_HZ and hold_s <= took < 10.0
+
+
+def test_while_paused_the_follower_holds_and_then_engages_again(leader_config: RobotConfig, follower_bus) -> None:
+    bus, config = follower_bus
+    ids = [j.id for j in config.joints]
+    pause = {"on": False}
+    with VirtualLeader(leader_config) as virtual, LeaderArm(virtual.serial_config, config.spec) as leader:
+        robot = SafeRobot(BusRobot(config), 1 / RATE_HZ, config.safety)
+        with robot:
+            follower = Follower(robot, leader, FollowSettings(rate_hz=RATE_HZ))
+            follower.run(seconds=0.5)
+            held = goal_ticks(bus, ids)
+            pause["on"] = True
+            virtual.move_to(POSE)  # the leader moves while paused ...
+            report = follower.run(seconds=0.6, paused=lambda: pause["on"])
+            np.testing.assert_array_equal(goal_ticks(bus, ids), held)  # ... the follower does not
+            assert report.paused_steps == report.steps
+            pause["on"] = False
+            report = follower.run(seconds=2.5, paused=lambda: pause["on"])
+            np.testing.assert_allclose(goal_ticks(bus, ids), expected_ticks(POSE), atol=1)
+            assert report.engaged_after_s is not None and report.engaged_after_s > 0.5  # slowly, again
