@@ -110,12 +110,13 @@ def robot_rl(*args: str, timeout: float = 3600) -> subprocess.CompletedProcess[s
 
 
 def learning_arm(arm: str, seed: int, steps: int, eval_every: int, eval_episodes: int, folder: Path,
-                 demos: Path) -> dict[str, Any]:
+                 demos: Path, human_share: float) -> dict[str, Any]:
     run = folder / f"seed{seed}-{arm.split()[0]}{'-int' if 'interventions' in arm else ''}"
     sets = {"loop.seed": seed, "loop.total_steps": steps, "loop.eval_every_steps": eval_every,
             "loop.eval_episodes": eval_episodes, "loop.checkpoint_every_steps": steps}
     if arm != "from scratch":
         sets["loop.demos"] = str(demos)
+        sets["loop.human_share"] = human_share
     if "interventions" in arm:
         sets["intervention.leader"] = "so101_leader"
     started = time.monotonic()
@@ -133,7 +134,8 @@ def learning_arm(arm: str, seed: int, steps: int, eval_every: int, eval_episodes
             "wall_s": time.monotonic() - started}
 
 
-def learning(seeds: list[int], steps: int, eval_every: int, eval_episodes: int, keep: Path | None) -> list[dict]:
+def learning(seeds: list[int], steps: int, eval_every: int, eval_episodes: int, keep: Path | None,
+             human_share: float) -> list[dict]:
     folder = keep or Path(tempfile.mkdtemp(prefix="robot_rl-hitl-"))
     folder.mkdir(parents=True, exist_ok=True)
     results = []
@@ -145,7 +147,7 @@ def learning(seeds: list[int], steps: int, eval_every: int, eval_episodes: int, 
                             "--json")
             print(f"seed {seed}: demonstrations {json.loads(done.stdout)}", file=sys.stderr, flush=True)
         for arm in ARMS:
-            row = learning_arm(arm, seed, steps, eval_every, eval_episodes, folder, demos)
+            row = learning_arm(arm, seed, steps, eval_every, eval_episodes, folder, demos, human_share)
             results.append(row)
             print(f"seed {seed} {arm}: 90 % at {row['first_90_step']} steps (+{row['demo_steps']} demonstration "
                   f"steps), {row['intervention_steps']} taken over, {row['wall_s']:.0f} s; success "
@@ -192,15 +194,17 @@ def main() -> int:
     parser.add_argument("--eval-every", type=int, default=1000, help="learning: steps between evaluations")
     parser.add_argument("--eval-episodes", type=int, default=20, help="learning: episodes per evaluation")
     parser.add_argument("--keep", type=Path, help="learning: keep demonstrations and runs in this folder")
+    parser.add_argument("--human-share", type=float, default=0.5,
+                        help="learning: loop.human_share of the arms with demonstrations (default 0.5, RLPD's)")
     parser.add_argument("--json", type=Path, default=RESULTS / "human_in_the_loop.json")
     args = parser.parse_args()
     out: dict[str, Any] = {"processor": processor()}
     if args.part in ("timing", "both"):
         out["timing"] = timing(args.seconds, args.rounds, args.rate_hz)
     if args.part in ("learning", "both"):
-        results = learning(args.seeds, args.steps, args.eval_every, args.eval_episodes, args.keep)
+        results = learning(args.seeds, args.steps, args.eval_every, args.eval_episodes, args.keep, args.human_share)
         out["learning"] = {"runs": results, "summary": print_learning(results), "steps": args.steps,
-                           "eval_episodes": args.eval_episodes}
+                           "eval_episodes": args.eval_episodes, "human_share": args.human_share}
     out["load_average"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2))

@@ -20,8 +20,8 @@ from robot_side.tasks.so101_reach import SO101Reach
 class ReachOperator:
     """Leader poses (the follower's joint frame) that bring ``task``'s gripper to its target."""
 
-    def __init__(self, task: SO101Reach, rate_hz: float, *, speed_m_s: float = 0.2, gain_per_s: float = 4.0,
-                 noise_m: float = 0.002, aim_error_m: float = 0.005, seed: int = 0) -> None:
+    def __init__(self, task: SO101Reach, rate_hz: float, *, speed_m_s: float = 0.25, gain_per_s: float = 5.0,
+                 noise_m: float = 0.0015, aim_error_m: float = 0.004, seed: int = 0) -> None:
         self.task = task
         self.step_m = speed_m_s / rate_hz
         self.gain = min(1.0, gain_per_s / rate_hz)

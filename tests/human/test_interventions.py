@@ -29,11 +29,13 @@ def train(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_interventions_reach_the_replay_flagged_and_survive_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
+    # 50 Hz: one-second episodes, so the run takes a third of the robot time of 20 Hz.
     common = ["--run-dir", str(run), "--no-progress", "--set", "intervention.leader=so101_leader",
-              "--set", "intervention.scripted_budget=0.5", "--set", "loop.start_steps=50",
-              "--set", "loop.update_after=100", "--set", "loop.log_every_steps=50",
+              "--set", "intervention.scripted_budget=0.5", "--set", "env.options.control_rate_hz=50",
+              "--set", "loop.start_steps=50", "--set", "loop.update_after=100", "--set", "loop.log_every_steps=50",
               "--set", "algo.sac.hidden_sizes=[32,32]", "--set", "algo.sac.compile=false",
-              "--set", "replay.flush_interval_steps=50", "--set", "realtime.eval_every_episodes=0"]
+              "--set", "replay.flush_interval_steps=50", "--set", "realtime.eval_every_episodes=0",
+              "--set", "realtime.realtime_priority=null"]
     first = train(*common, "--set", "loop.total_steps=200")
     assert first.returncode == 0, first.stderr
     second = train(*common, "--set", "loop.total_steps=300", "--resume")
