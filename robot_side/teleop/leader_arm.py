@@ -106,7 +106,9 @@ class LeaderArm:
         deadline = time.monotonic() + START_TIMEOUT_S
         while self._block[READS] < 1:
             if self._block[STATUS] == FAILED or not self._process.is_alive() or time.monotonic() > deadline:
-                reason = self._reader_error() or f"no pose within {START_TIMEOUT_S:.0f} s"
+                reason = self._reader_error() or (
+                    f"no pose within {START_TIMEOUT_S:.0f} s (the reader is a spawned process: a script that "
+                    f"opens a leader at import needs an `if __name__ == '__main__':` guard)")
                 self.close()
                 raise LeaderError(f"leader {self.config.name} on {self.config.port}: {reason}")
             time.sleep(0.01)
