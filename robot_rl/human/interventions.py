@@ -32,6 +32,36 @@ from robot_side.teleop.leader_arm import LeaderArm, LeaderLostError
 log = logging.getLogger("robot_rl.loop")
 
 
+def intervention_leader(config: InterventionConfig) -> Any:
+    """The leader's robot config (``intervention.leader``, its backend serial when
+    ``leader_port`` is given). Raises ``ConfigError`` for a backend that is no leader's."""
+    from drivers.robot_config import load_robot_config
+    from robot_side.robots import robot_config_path
+
+    leader = load_robot_config(robot_config_path(config.leader), port=config.leader_port)
+    if config.leader_port:
+        leader = dataclasses.replace(leader, backend="serial")
+    if leader.backend not in ("serial", "virtual"):
+        raise ConfigError(f"intervention.leader {config.leader}: backend {leader.backend!r}; a leader is "
+                          f"serial (a person's) or virtual (a scripted operator's)")
+    return leader
+
+
+def watching_operator(config: InterventionConfig, leader: Any, env: Any, seed: int) -> Any:
+    """The scripted operator of a virtual ``leader`` over ``env``'s task, resting at the
+    leader's home. Raises ``ConfigError`` where there is none (every task but SO-101 reach)
+    or the leader lacks a joint of the robot."""
+    from robot_side.teleop.watching_operator import WatchingOperator
+
+    if getattr(env.task, "name", "") != "SO101Reach":
+        raise ConfigError(f"intervention.leader {config.leader} is virtual, and a scripted operator exists for "
+                          f"SO101Reach only, not {getattr(env.task, 'name', env)}")
+    missing = [n for n in env.task.spec.joint_names if n not in leader.joint_names]
+    if missing:
+        raise ConfigError(f"intervention.leader {config.leader} has no joint {missing[0]!r}")
+    return WatchingOperator(env.task, 1.0 / env.period_s, leader.home_rad, budget=config.scripted_budget, seed=seed)
+
+
 class InterventionLost(Exception):
     """The leader stopped answering while a person was driving with it."""
 
@@ -43,30 +73,16 @@ class Interventions:
 
     def __init__(self, config: InterventionConfig, env: Any, seed: int = 0,
                  key: Callable[[], bool] = lambda: False) -> None:
-        from drivers.robot_config import load_robot_config
-        from robot_side.robots import robot_config_path
-
         self.config = config
         self.env = env
-        leader = load_robot_config(robot_config_path(config.leader), port=config.leader_port)
-        if config.leader_port:
-            leader = dataclasses.replace(leader, backend="serial")
-        if leader.backend not in ("serial", "virtual"):
-            raise ConfigError(f"intervention.leader {config.leader}: backend {leader.backend!r}; a leader is "
-                             f"serial (a person's) or virtual (a scripted operator's)")
-        self.leader_config = leader
+        self.leader_config = leader = intervention_leader(config)
         self.virtual = None
         self.operator = None
         if leader.backend == "virtual":
             from robot_side.teleop.virtual_leader import VirtualLeader
-            from robot_side.teleop.watching_operator import WatchingOperator
 
-            if getattr(env.task, "name", "") != "SO101Reach":
-                raise ConfigError(f"intervention.leader {config.leader} is virtual, and a scripted operator exists "
-                                 f"for SO101Reach only, not {getattr(env.task, 'name', env)}")
             self.virtual = VirtualLeader(leader)
-            self.operator = WatchingOperator(env.task, 1.0 / env.period_s, self.virtual.start_rad,
-                                             budget=config.scripted_budget, seed=seed)
+            self.operator = watching_operator(config, leader, env, seed)
         self.trigger = TakeoverTrigger(config.takeover_rad, config.release_s, config.still_rad)
         self.key = key  # the operator's key (space, a pedal): held toggled, they drive
         self.arm: LeaderArm | None = None

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from drivers.config import ConfigError
+from robot_rl.human.interventions import intervention_leader, watching_operator
 from robot_rl.train.config import InterventionConfig
 
 
@@ -23,23 +24,12 @@ class ScriptedInterventions:
     """The operator of a virtual leader, for ``env`` (a ``RobotEnv`` of SO-101 reach)."""
 
     def __init__(self, config: InterventionConfig, env: Any, seed: int = 0) -> None:
-        from drivers.robot_config import load_robot_config
-        from robot_side.robots import robot_config_path
-        from robot_side.teleop.watching_operator import WatchingOperator
-
-        leader = load_robot_config(robot_config_path(config.leader), port=config.leader_port)
-        if leader.backend != "virtual" or config.leader_port:
+        leader = intervention_leader(config)
+        if leader.backend != "virtual":
             raise ConfigError(f"intervention.leader {config.leader}: the synchronous mode runs faster than real time, "
-                             f"so a person's leader cannot keep up; use loop.mode: async, or a virtual leader")
-        if getattr(env.task, "name", "") != "SO101Reach":
-            raise ConfigError(f"intervention.leader {config.leader} is virtual, and a scripted operator exists for "
-                             f"SO101Reach only, not {getattr(env.task, 'name', env)}")
-        missing = [n for n in env.task.spec.joint_names if n not in leader.joint_names]
-        if missing:
-            raise ConfigError(f"intervention.leader {config.leader} has no joint {missing[0]!r}")
+                              f"so a person's leader cannot keep up; use loop.mode: async, or a virtual leader")
         self.env = env
-        self.operator = WatchingOperator(env.task, 1.0 / env.period_s, leader.home_rad, budget=config.scripted_budget,
-                                         seed=seed)
+        self.operator = watching_operator(config, leader, env, seed)
         self.steps = 0
 
     def begin_episode(self) -> None:

@@ -192,9 +192,10 @@ class SyncTrainer:
         interrupted = False
         try:
             while self.step < end:
-                action, extras = self._act(obs), self._policy_extras
                 taken = self.human.action() if self.human is not None else None
-                if taken is not None:
+                if taken is None:
+                    action, extras = self._act(obs), self._policy_extras
+                else:  # the operator drives this step: the policy need not act
                     action, extras = taken, {"source": INTERVENTION}
                 next_obs, reward, terminated, truncated, info = self.env.step(action)
                 self.replay.add(obs, action, float(reward), next_obs, bool(terminated), bool(truncated), extras)

@@ -75,9 +75,6 @@ class KeyboardKeys:
         """Whether ``key`` was pressed an odd number of times."""
         return self._toggled.get(key, False)
 
-    def reset(self, key: str) -> None:
-        self._toggled[key] = False
-
     def _read(self) -> None:
         while not self._stop.is_set():
             try:

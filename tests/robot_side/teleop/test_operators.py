@@ -28,7 +28,7 @@ def test_the_reach_operator_brings_the_gripper_to_the_target() -> None:
             successes += bool(info["success"])
     finally:
         env.close()
-    assert successes >= 8
+    assert successes >= 7  # 9 here; MuJoCo's floats differ a little between processors
 
 
 def test_the_watching_operator_steps_in_when_the_policy_stalls_within_its_budget() -> None:
